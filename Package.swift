@@ -1,0 +1,73 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "veem",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "veem-agent", targets: ["veem-agent"]),
+        .executable(name: "veem-coordinator", targets: ["veem-coordinator"]),
+        .executable(name: "veemctl", targets: ["veemctl"]),
+        .executable(name: "veem-bench", targets: ["veem-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // The only two modules that import C.
+        .systemLibrary(name: "CLibvirt", pkgConfig: "libvirt", providers: [.apt(["libvirt-dev"])]),
+        .systemLibrary(name: "CRabbitMQ", pkgConfig: "librabbitmq", providers: [.apt(["librabbitmq-dev"])]),
+
+        .target(name: "BlockingIO"),
+        .target(name: "VMI"),
+        .target(name: "Placement", dependencies: ["VMI"]),
+        .target(name: "Hypervisor", dependencies: [
+            "CLibvirt", "BlockingIO", "VMI", .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "Messaging", dependencies: [
+            "CRabbitMQ", "BlockingIO", "VMI", .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "Inventory", dependencies: ["VMI", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Daemon", dependencies: [
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .target(name: "Agent", dependencies: [
+            "VMI", "Hypervisor", "Messaging", "Daemon",
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .target(name: "Coordinator", dependencies: [
+            "VMI", "Messaging", "Inventory", "Placement", "Daemon",
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .target(name: "VeemClient", dependencies: ["VMI", "Messaging"]),
+
+        .executableTarget(name: "veem-agent", dependencies: [
+            "Agent", "Daemon", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "veem-coordinator", dependencies: [
+            "Coordinator", "Daemon", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "veemctl", dependencies: [
+            "VeemClient", "VMI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "veem-bench", dependencies: [
+            "Agent", "Coordinator", "VeemClient", "Hypervisor", "Messaging", "VMI",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "VMITests", dependencies: ["VMI"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "InventoryTests", dependencies: ["Inventory", "VMI"]),
+        .testTarget(name: "HypervisorTests", dependencies: ["Hypervisor", "VMI"]),
+        .testTarget(name: "IntegrationTests", dependencies: [
+            "Agent", "Coordinator", "VeemClient", "Hypervisor", "Messaging", "Inventory", "VMI", "Daemon",
+        ]),
+        .testTarget(name: "SystemTests", dependencies: [
+            "Agent", "Coordinator", "VeemClient", "Hypervisor", "Messaging", "Inventory", "VMI", "Daemon",
+        ]),
+    ],
+    swiftLanguageModes: [.v6]
+)

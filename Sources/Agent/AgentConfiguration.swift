@@ -1,0 +1,55 @@
+import Daemon
+import Foundation
+
+/// How an agent runs on its host.
+public struct AgentConfiguration: Sendable {
+    /// This host's id in the site: letters, digits, '.', '_', '-'.
+    public var host: String
+    /// libvirt URI, e.g. `qemu:///system` or `test:///default`.
+    public var libvirtURI: String
+    /// `kvm`, `qemu` or `auto` (probe whether KVM really boots, else TCG).
+    public var domainType: String
+    public var imageDirectory: String
+    public var stateDirectory: String
+    public var heartbeatInterval: Duration
+    public var metricsInterval: Duration
+    /// How long a cold boot may take to show its console marker.
+    public var bootTimeout: Duration
+
+    public var diskDirectory: String { "\(stateDirectory)/disks" }
+    public var consoleDirectory: String { "\(stateDirectory)/consoles" }
+
+    public init(host: String, libvirtURI: String, domainType: String = "auto", imageDirectory: String,
+                stateDirectory: String, heartbeatInterval: Duration = .seconds(5),
+                metricsInterval: Duration = .seconds(10), bootTimeout: Duration = .seconds(120)) {
+        self.host = host
+        self.libvirtURI = libvirtURI
+        self.domainType = domainType
+        self.imageDirectory = imageDirectory
+        self.stateDirectory = stateDirectory
+        self.heartbeatInterval = heartbeatInterval
+        self.metricsInterval = metricsInterval
+        self.bootTimeout = bootTimeout
+    }
+
+    /// Reads `VEEM_HOST`, `VEEM_LIBVIRT_URI`, `VEEM_DOMAIN_TYPE`, `VEEM_IMAGE_DIR`, `VEEM_STATE_DIR`,
+    /// `VEEM_HEARTBEAT_SECONDS`, `VEEM_METRICS_SECONDS`, `VEEM_BOOT_TIMEOUT_SECONDS`.
+    public init(settings: Settings) throws {
+        let host = settings.string("VEEM_HOST", default: ProcessInfo.processInfo.hostName)
+            .split(separator: ".").first.map(String.init) ?? "host"
+        guard host.utf8.count <= 63, host.allSatisfy({ $0.isLetter || $0.isNumber || "._-".contains($0) }),
+              host.first?.isLetter == true || host.first?.isNumber == true
+        else { throw SettingsError(message: "VEEM_HOST must be letters, digits, '.', '_' or '-', got '\(host)'") }
+        let domainType = settings.string("VEEM_DOMAIN_TYPE", default: "auto")
+        guard ["auto", "kvm", "qemu", "test"].contains(domainType) else {
+            throw SettingsError(message: "VEEM_DOMAIN_TYPE must be auto, kvm, qemu or test, got '\(domainType)'")
+        }
+        self.init(host: host, libvirtURI: settings.string("VEEM_LIBVIRT_URI", default: "qemu:///system"),
+                  domainType: domainType,
+                  imageDirectory: settings.string("VEEM_IMAGE_DIR", default: "/var/lib/veem/images"),
+                  stateDirectory: settings.string("VEEM_STATE_DIR", default: "/var/lib/veem"),
+                  heartbeatInterval: try settings.seconds("VEEM_HEARTBEAT_SECONDS", default: 5),
+                  metricsInterval: try settings.seconds("VEEM_METRICS_SECONDS", default: 10),
+                  bootTimeout: try settings.seconds("VEEM_BOOT_TIMEOUT_SECONDS", default: 120))
+    }
+}

@@ -1,0 +1,187 @@
+import Daemon
+import Foundation
+import Hypervisor
+import Logging
+import Messaging
+import ServiceLifecycle
+import VMI
+
+/// The agent of one compute host: executes the coordinator's commands on libvirt, reports what happens, and after
+/// any restart reconciles the domains it owns with what it was told.
+public final class AgentService: Service {
+    public let configuration: AgentConfiguration
+    let driver: any HypervisorDriver
+    let connection: AMQPConnection
+    let logger: Logger
+    let onReady: @Sendable (String) -> Void
+    let lanes = VEELanes()
+    let state = AgentState()
+
+    /// `onReady` is called once the host is registered (the systemd READY point), with a status line.
+    public init(configuration: AgentConfiguration, driver: any HypervisorDriver, connection: AMQPConnection,
+                logger: Logger = Logger(label: "veem.agent"), onReady: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.configuration = configuration
+        self.driver = driver
+        self.connection = connection
+        self.logger = logger
+        self.onReady = onReady
+    }
+
+    var host: String { configuration.host }
+    var sender: String { "agent/\(configuration.host)" }
+
+    public func run() async throws {
+        let images = try GuestImage.catalogue(in: configuration.imageDirectory)
+        try await connection.declare(Topology.agent(host))
+        let facts = try await driver.hostFacts()
+        let console = ConsoleWatcher(directory: configuration.consoleDirectory)
+        try? FileManager.default.createDirectory(atPath: configuration.stateDirectory, withIntermediateDirectories: true)
+        let domainType = await DomainTypeProbe(
+            driver: driver, images: images, console: console,
+            cacheFile: "\(configuration.stateDirectory)/domain-type", logger: logger
+        ).choose(configured: configuration.domainType, facts: facts)
+        let converger = Converger(host: host, domainType: domainType, driver: driver, images: images,
+                                  console: console, bootTimeout: configuration.bootTimeout) { [self] in
+            await report($0)
+        }
+        let observations = try await reconcile(converger)
+        try await register(facts: facts, domainType: domainType, images: images, observations: observations)
+        logger.info("agent ready", metadata: ["host": "\(host)", "domainType": "\(domainType)",
+                                              "adopted": "\(observations.count)"])
+        onReady("host \(host) registered (\(domainType), \(observations.count) VEEs adopted)")
+        try await cancelWhenGracefulShutdown {
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask { await self.heartbeats() }
+                group.addTask { await self.publishMetrics() }
+                group.addTask { await self.watchEvents() }
+                group.addTask { await self.consumeCommands(converger) }
+            }
+        }
+    }
+
+    /// Adopts every domain carrying this host's metadata and converges each to the state recorded on it.
+    func reconcile(_ converger: Converger) async throws -> [VEEObservation] {
+        let owned = try await driver.ownedDomains(host: host)
+        var observations: [VEEObservation] = []
+        for domain in owned {
+            let current = domain.status.veeState
+            await state.adopt(domain.vee, state: current)
+            guard domain.record.desired.isStable, domain.record.desired != current else {
+                observations.append(VEEObservation(vee: domain.vee, state: current))
+                continue
+            }
+            let command = ConvergeVEE(vee: domain.vee, spec: domain.record.spec, desired: domain.record.desired,
+                                      generation: domain.record.generation)
+            let result = await converger.converge(command)
+            _ = await state.noteReport(result)
+            observations.append(result)
+        }
+        return observations
+    }
+
+    func register(facts: HostFacts, domainType: String, images: [String: GuestImage],
+                  observations: [VEEObservation]) async throws {
+        let disk = (try? FileManager.default.attributesOfFileSystem(forPath: configuration.stateDirectory))?[.systemSize]
+            as? NSNumber
+        let registration = HostRegistration(
+            host: host, hypervisor: "\(facts.driver) \(facts.version)", domainType: domainType,
+            capacity: Resources(cpus: facts.cpus, memoryMiB: facts.memoryMiB,
+                                diskGiB: Int((disk?.int64Value ?? 0) >> 30)),
+            images: images.keys.sorted(), vees: observations)
+        try await connection.send(Envelope(body: registration, sender: sender), exchange: Topology.eventsExchange,
+                                  routingKey: Topology.hostReportKey(host, "registration"))
+    }
+
+    /// Publishes an observed state (deduplicated against the last one reported).
+    func report(_ observation: VEEObservation) async {
+        guard await state.noteReport(observation) else { return }
+        do {
+            try await connection.send(Envelope(body: VEEStateReport(host: host, observation: observation), sender: sender),
+                                      exchange: Topology.eventsExchange, routingKey: Topology.hostReportKey(host, "state"))
+        } catch {
+            logger.error("cannot report VEE state", metadata: ["vee": "\(observation.vee)", "error": "\(error)"])
+        }
+    }
+
+    func consumeCommands(_ converger: Converger) async {
+        for await delivery in connection.consume(queue: Topology.agentQueue(host), prefetch: 256) {
+            let command: ConvergeVEE
+            do {
+                let (_, type) = try VMI.decodeHeader(delivery.body)
+                guard type == .convergeVEE else {
+                    throw VMIError(code: .unknownMessageType, field: "type", message: "agents take ConvergeVEE only")
+                }
+                command = try VMI.decode(ConvergeVEE.self, from: delivery.body).body
+            } catch {
+                logger.error("dropping a bad command", metadata: ["error": "\(error)"])
+                connection.reject(delivery, requeue: false)
+                continue
+            }
+            await state.adopt(command.vee, state: .pending)
+            await lanes.submit(command.vee) { [self] in
+                let result = await converger.converge(command)
+                await report(result)
+                // Ack only now: a crash before this point gets the command back after the restart.
+                connection.ack(delivery)
+            }
+        }
+    }
+
+    /// Reports changes that did not come from a command: the guest powered off, libvirt lost the domain.
+    func watchEvents() async {
+        for await event in driver.events() {
+            let vee = event.uuid
+            guard await state.owns(vee), !(await lanes.isBusy(vee)) else { continue }
+            await lanes.submit(vee) { [self] in
+                guard let status = try? await driver.status(of: vee) else {
+                    if event.kind == .undefined {
+                        await report(VEEObservation(vee: vee, state: .destroyed, spontaneous: true))
+                    }
+                    return
+                }
+                await report(VEEObservation(vee: vee, state: status.veeState, spontaneous: true))
+            }
+        }
+    }
+
+    func heartbeats() async {
+        var sequence: UInt64 = 0
+        while !Task.isCancelled {
+            sequence += 1
+            let running = (try? await driver.runningDomainCount()) ?? -1
+            do {
+                try await connection.send(
+                    Envelope(body: Heartbeat(host: host, sequence: sequence, runningDomains: running), sender: sender),
+                    exchange: Topology.eventsExchange, routingKey: Topology.hostReportKey(host, "heartbeat"),
+                    persistent: false, timeout: configuration.heartbeatInterval)
+            } catch {
+                logger.warning("heartbeat not sent", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: configuration.heartbeatInterval)
+        }
+    }
+
+    func publishMetrics() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: configuration.metricsInterval)
+            guard let statistics = try? await driver.statistics() else { continue }
+            var samples: [String: [String: Double]] = [:]
+            for (vee, fields) in statistics where await state.owns(vee) {
+                var metrics: [String: Double] = [:]
+                if let time = fields["cpu.time"],
+                   let load = await state.cpuLoad(vee: vee, cpuTimeNanoseconds: time,
+                                                  vcpus: fields["vcpu.current"] ?? 1) {
+                    metrics["cpu.load"] = load
+                }
+                if let memory = fields["balloon.current"] { metrics["memory.actualKiB"] = memory }
+                if let rss = fields["balloon.rss"] { metrics["memory.rssKiB"] = rss }
+                if let vcpus = fields["vcpu.current"] { metrics["vcpu.current"] = vcpus }
+                samples[vee] = metrics
+            }
+            guard !samples.isEmpty else { continue }
+            try? await connection.send(Envelope(body: VEEMetrics(host: host, samples: samples), sender: sender),
+                                       exchange: Topology.eventsExchange,
+                                       routingKey: Topology.hostReportKey(host, "metrics"), persistent: false)
+        }
+    }
+}

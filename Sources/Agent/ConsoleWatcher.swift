@@ -1,0 +1,35 @@
+import Foundation
+
+/// Judges "booted" by a marker the guest prints on its serial console (libvirt's "running" says nothing about
+/// whether the kernel got anywhere).
+struct ConsoleWatcher: Sendable {
+    let directory: String
+
+    func path(for vee: String) -> String { "\(directory)/\(vee).log" }
+
+    /// Empties the log before a boot, so an old marker cannot count.
+    func reset(_ vee: String) {
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: path(for: vee), contents: nil)
+    }
+
+    func remove(_ vee: String) { try? FileManager.default.removeItem(atPath: path(for: vee)) }
+
+    /// Waits until the console shows `marker`; false after `timeout`, or as soon as `stillRunning` says the domain
+    /// stopped.
+    func waitForMarker(_ marker: String, vee: String, timeout: Duration,
+                       stillRunning: @Sendable () async -> Bool) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        let needle = Data(marker.utf8)
+        var checks = 0
+        while ContinuousClock.now < deadline {
+            if let data = FileManager.default.contents(atPath: path(for: vee)), data.range(of: needle) != nil {
+                return true
+            }
+            checks += 1
+            if checks % 10 == 0, !(await stillRunning()) { return false }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        return false
+    }
+}

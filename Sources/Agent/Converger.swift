@@ -1,0 +1,152 @@
+import Foundation
+import Hypervisor
+import Logging
+import VMI
+
+/// Brings one VEE's domain from whatever libvirt has to the desired state, step by step. Level-triggered: running it
+/// twice with the same command does nothing the second time.
+struct Converger: Sendable {
+    let host: String
+    let domainType: String
+    let driver: any HypervisorDriver
+    let images: [String: GuestImage]
+    let console: ConsoleWatcher
+    let bootTimeout: Duration
+    /// Reports an intermediate state (BOOTING, SHUTTING_DOWN) while the work goes on.
+    let progress: @Sendable (VEEObservation) async -> Void
+
+    /// Converges and returns the state reached; a failure comes back as FAILED with libvirt's reason.
+    func converge(_ command: ConvergeVEE) async -> VEEObservation {
+        do {
+            let state = try await apply(command)
+            return VEEObservation(vee: command.vee, state: state)
+        } catch {
+            return VEEObservation(vee: command.vee, state: .failed, error: "\(error)")
+        }
+    }
+
+    private func apply(_ command: ConvergeVEE) async throws -> VEEState {
+        let vee = command.vee
+        if command.desired == .destroyed { return try await destroy(vee) }
+        let record = DomainRecord(vee: vee, host: host, spec: command.spec, desired: command.desired,
+                                  generation: command.generation)
+        var status: DomainStatus
+        if let existing = try await driver.status(of: vee) {
+            // Commands may arrive out of order after a reconnect: an older generation is already superseded.
+            if let recorded = try await driver.record(of: vee), recorded.generation > command.generation {
+                return existing.veeState
+            }
+            // Record what we were told first: after a crash, the agent's restart converges to it.
+            try await driver.setRecord(record)
+            status = existing
+        } else {
+            try await define(record)
+            status = .shutoff(managedSave: false)
+        }
+        switch command.desired {
+        case .defined:
+            return try await stop(vee, from: status, timeout: .seconds(command.shutdownTimeout))
+        case .active:
+            return try await activate(vee, spec: command.spec, from: status)
+        case .paused:
+            if status != .paused { _ = try await activate(vee, spec: command.spec, from: status) }
+            if try await driver.status(of: vee) == .running { try await driver.pause(vee) }
+            return .paused
+        case .suspended:
+            if status == .shutoff(managedSave: true) { return .suspended }
+            if case .shutoff = status { _ = try await activate(vee, spec: command.spec, from: status) }
+            try await driver.managedSave(vee)
+            return .suspended
+        default:
+            throw VMIError(code: .invalidParameter, field: "desired",
+                           message: "\(command.desired.rawValue) is not a state a VEE can be asked for")
+        }
+    }
+
+    private func define(_ record: DomainRecord) async throws {
+        guard let image = images[record.spec.image] else {
+            throw VMIError(code: .invalidParameter, field: "spec.image",
+                           message: "host \(host) has no image '\(record.spec.image)'")
+        }
+        let disk = record.spec.diskGiB > 0
+            ? try await driver.ensureDisk(record.vee, sizeGiB: record.spec.diskGiB, backing: image.disk) : nil
+        let xml = DomainXML.domain(record: record, domainType: domainType, image: image, diskPath: disk,
+                                   consolePath: console.path(for: record.vee))
+        try await driver.define(xml: xml)
+    }
+
+    private func activate(_ vee: String, spec: VEESpec, from status: DomainStatus) async throws -> VEEState {
+        switch status {
+        case .running:
+            return .active
+        case .paused:
+            try await driver.resume(vee)
+            return .active
+        case .shutoff(managedSave: true):
+            // Restoring a managed save resumes the guest where it was: no boot to wait for.
+            try await driver.start(vee)
+            return .active
+        case .shutoff(managedSave: false), .crashed, .shuttingDown:
+            if status != .shutoff(managedSave: false) { try? await driver.powerOff(vee) }
+            console.reset(vee)
+            try await driver.start(vee)
+            guard let marker = images[spec.image]?.bootMarker else { return .active }
+            await progress(VEEObservation(vee: vee, state: .booting))
+            let driver = self.driver
+            let booted = await console.waitForMarker(marker, vee: vee, timeout: bootTimeout) {
+                (try? await driver.status(of: vee)) == .running
+            }
+            guard booted else {
+                throw VMIError(code: .timeout, message: "the guest did not show its boot marker within \(bootTimeout)")
+            }
+            return .active
+        }
+    }
+
+    /// SHUTDOWN: ask the guest, then power off once `timeout` passes.
+    private func stop(_ vee: String, from status: DomainStatus, timeout: Duration) async throws -> VEEState {
+        switch status {
+        case .shutoff:
+            return .defined
+        case .paused, .crashed:
+            try await driver.powerOff(vee)
+            return .defined
+        case .running, .shuttingDown:
+            await progress(VEEObservation(vee: vee, state: .shuttingDown))
+            try await driver.requestShutdown(vee)
+            let deadline = ContinuousClock.now + timeout
+            while ContinuousClock.now < deadline {
+                if case .shutoff? = try await driver.status(of: vee) { return .defined }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            try await driver.powerOff(vee)
+            return .defined
+        }
+    }
+
+    /// DESTROY: power off, undefine with any managed save, delete the disk and console log.
+    private func destroy(_ vee: String) async throws -> VEEState {
+        if let status = try await driver.status(of: vee) {
+            if status == .running || status == .paused || status == .shuttingDown || status == .crashed {
+                try await driver.powerOff(vee)
+            }
+            try await driver.undefine(vee)
+        }
+        try await driver.deleteDisk(vee)
+        console.remove(vee)
+        return .destroyed
+    }
+}
+
+extension DomainStatus {
+    /// The VMI state a domain in this status is in.
+    var veeState: VEEState {
+        switch self {
+        case .running: .active
+        case .paused: .paused
+        case .shutoff(let managedSave): managedSave ? .suspended : .defined
+        case .shuttingDown: .shuttingDown
+        case .crashed: .failed
+        }
+    }
+}

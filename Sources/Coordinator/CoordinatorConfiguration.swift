@@ -1,0 +1,36 @@
+import Daemon
+import Foundation
+
+/// How a site's coordinator runs.
+public struct CoordinatorConfiguration: Sendable {
+    public var site: String
+    public var databasePath: String
+    /// The agents' heartbeat interval; a host is down after `missedHeartbeats` of them pass in silence.
+    public var heartbeatInterval: Duration
+    public var missedHeartbeats: Int
+    /// How long a SHUTDOWN waits for the guest before powering it off.
+    public var shutdownTimeout: Duration
+
+    public init(site: String = "site1", databasePath: String, heartbeatInterval: Duration = .seconds(5),
+                missedHeartbeats: Int = 3, shutdownTimeout: Duration = .seconds(60)) {
+        self.site = site
+        self.databasePath = databasePath
+        self.heartbeatInterval = heartbeatInterval
+        self.missedHeartbeats = missedHeartbeats
+        self.shutdownTimeout = shutdownTimeout
+    }
+
+    /// Reads `VEEM_SITE`, `VEEM_DATABASE`, `VEEM_HEARTBEAT_SECONDS`, `VEEM_MISSED_HEARTBEATS`,
+    /// `VEEM_SHUTDOWN_TIMEOUT_SECONDS`.
+    public init(settings: Settings) throws {
+        let missed = settings.string("VEEM_MISSED_HEARTBEATS", default: "3")
+        guard let missedHeartbeats = Int(missed), missedHeartbeats > 0 else {
+            throw SettingsError(message: "VEEM_MISSED_HEARTBEATS must be a positive whole number, got '\(missed)'")
+        }
+        self.init(site: settings.string("VEEM_SITE", default: "site1"),
+                  databasePath: settings.string("VEEM_DATABASE", default: "/var/lib/veem/coordinator.sqlite"),
+                  heartbeatInterval: try settings.seconds("VEEM_HEARTBEAT_SECONDS", default: 5),
+                  missedHeartbeats: missedHeartbeats,
+                  shutdownTimeout: try settings.seconds("VEEM_SHUTDOWN_TIMEOUT_SECONDS", default: 60))
+    }
+}

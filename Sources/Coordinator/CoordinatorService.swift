@@ -1,0 +1,91 @@
+import Daemon
+import Foundation
+import Inventory
+import Logging
+import Messaging
+import ServiceLifecycle
+import VMI
+
+/// The site's coordinator: takes VMI requests, places VEEs, commands agents, tracks hosts, and converges the
+/// desired state kept in the inventory with what hosts report. It holds no state outside the inventory, so a
+/// restart loses nothing: on start it re-sends every command not yet carried out.
+public final class CoordinatorService: Service {
+    public let configuration: CoordinatorConfiguration
+    let inventory: Inventory
+    let connection: AMQPConnection
+    let logger: Logger
+    let onReady: @Sendable (String) -> Void
+
+    public init(configuration: CoordinatorConfiguration, inventory: Inventory, connection: AMQPConnection,
+                logger: Logger = Logger(label: "veem.coordinator"),
+                onReady: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.configuration = configuration
+        self.inventory = inventory
+        self.connection = connection
+        self.logger = logger
+        self.onReady = onReady
+    }
+
+    var sender: String { "coordinator/\(configuration.site)" }
+
+    public func run() async throws {
+        try await connection.declare(Topology.coordinator)
+        let resent = try await resendUnconverged(onHost: nil)
+        logger.info("coordinator ready", metadata: ["site": "\(configuration.site)", "resent": "\(resent)"])
+        onReady("site \(configuration.site): \(resent) pending commands re-sent")
+        try await cancelWhenGracefulShutdown {
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask { await self.consumeRequests() }
+                group.addTask { await self.consumeReports() }
+                group.addTask { await self.watchLiveness() }
+            }
+        }
+    }
+
+    /// Sends the VEE's desired state to its host's agent, in call order, without waiting for the confirm: the
+    /// inventory already holds the truth, and a coordinator restart sends it again.
+    func command(_ vee: VEEView) {
+        let body = ConvergeVEE(vee: vee.id, spec: vee.spec, desired: vee.desired, generation: vee.generation,
+                               shutdownTimeout: configuration.shutdownTimeout.seconds)
+        connection.post(Envelope(body: body, sender: sender), exchange: Topology.commandsExchange,
+                        routingKey: vee.host, mandatory: true) { [logger] error in
+            logger.error("command not delivered", metadata: ["vee": "\(vee.id)", "host": "\(vee.host)",
+                                                             "error": "\(error)"])
+        }
+    }
+
+    /// Publishes a site event for watchers.
+    func announce(_ event: SiteEvent) {
+        connection.post(Envelope(body: event, sender: sender), exchange: Topology.eventsExchange,
+                        routingKey: Topology.siteEventKey(event.kind.rawValue.lowercased()), persistent: false)
+    }
+
+    /// Re-sends commands for VEEs whose host has not reached the desired state (all hosts, or one).
+    @discardableResult
+    func resendUnconverged(onHost host: String?) async throws -> Int {
+        let pending = try await inventory.unconverged().filter { host == nil || $0.host == host }
+        pending.forEach(command)
+        return pending.count
+    }
+
+    func watchLiveness() async {
+        let interval = configuration.heartbeatInterval
+        while !Task.isCancelled {
+            try? await Task.sleep(for: interval)
+            let cutoff = Date().addingTimeInterval(-(interval * configuration.missedHeartbeats).seconds)
+            do {
+                for host in try await inventory.markHostsDown(silentSince: cutoff) {
+                    logger.warning("host down", metadata: ["host": "\(host)"])
+                    announce(SiteEvent(kind: .hostDown, host: host, message: "host \(host) missed its heartbeats"))
+                }
+            } catch {
+                logger.error("liveness check failed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, as a Double.
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

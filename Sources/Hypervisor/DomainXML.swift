@@ -1,0 +1,115 @@
+import Foundation
+import VMI
+
+/// Builds domain XML for a VEE and reads back veem's record from domain metadata. Every value taken from a request
+/// is escaped, so no VEE name or spec can inject XML.
+public enum DomainXML {
+    /// The namespace of veem's metadata element on each domain it owns.
+    public static let namespace = "https://veem.dev/xmlns/vee/1"
+
+    /// The libvirt domain name for a VEE id.
+    public static func domainName(_ vee: String) -> String { "veem-\(vee)" }
+
+    /// The domain XML for `record` on a host of `domainType`, booting `image`.
+    public static func domain(record: DomainRecord, domainType: String, image: GuestImage, diskPath: String?,
+                              consolePath: String) -> String {
+        let spec = record.spec
+        var os = "<type arch='x86_64'>hvm</type>"
+        if let kernel = image.kernel { os += "<kernel>\(escape(kernel))</kernel>" }
+        if let initrd = image.initrd { os += "<initrd>\(escape(initrd))</initrd>" }
+        if let cmdline = image.cmdline { os += "<cmdline>\(escape(cmdline))</cmdline>" }
+        var devices = ""
+        if let diskPath {
+            devices += "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+                + "<source file='\(escape(diskPath))'/><target dev='vda' bus='virtio'/></disk>"
+        }
+        devices += "<serial type='file'><source path='\(escape(consolePath))'/><target port='0'/></serial>"
+        devices += "<console type='file'><source path='\(escape(consolePath))'/><target type='serial' port='0'/></console>"
+        return """
+            <domain type='\(escape(domainType))'>\
+            <name>\(escape(domainName(record.vee)))</name>\
+            <uuid>\(escape(record.vee))</uuid>\
+            <title>\(escape(spec.name))</title>\
+            <metadata>\(metadata(record))</metadata>\
+            <memory unit='MiB'>\(spec.memoryMiB)</memory>\
+            <vcpu>\(spec.cpus)</vcpu>\
+            <os>\(os)</os>\
+            <features><acpi/></features>\
+            <on_poweroff>destroy</on_poweroff><on_reboot>restart</on_reboot><on_crash>destroy</on_crash>\
+            <devices>\(devices)</devices>\
+            </domain>
+            """
+    }
+
+    /// veem's metadata element. The spec travels as base64 JSON in an attribute: no nesting to escape or parse.
+    public static func metadata(_ record: DomainRecord) -> String {
+        let spec = (try? JSONEncoder().encode(record.spec))?.base64EncodedString() ?? ""
+        return "<veem:vee xmlns:veem='\(namespace)' id='\(escape(record.vee))' host='\(escape(record.host))'"
+            + " desired='\(record.desired.rawValue)' generation='\(record.generation)' spec='\(spec)'/>"
+    }
+
+    /// Reads a record from the element libvirt returns for veem's namespace; nil when it is not veem's.
+    public static func record(fromMetadata xml: String) -> DomainRecord? {
+        let attributes = attributes(of: xml)
+        guard let vee = attributes["id"], let host = attributes["host"],
+              let desired = attributes["desired"].flatMap(VEEState.init(rawValue:)),
+              let generation = attributes["generation"].flatMap(Int.init),
+              let data = attributes["spec"].flatMap({ Data(base64Encoded: $0) }),
+              let spec = try? JSONDecoder().decode(VEESpec.self, from: data)
+        else { return nil }
+        return DomainRecord(vee: vee, host: host, spec: spec, desired: desired, generation: generation)
+    }
+
+    /// Escapes text for XML element content and both kinds of quoted attribute.
+    public static func escape(_ text: String) -> String {
+        var out = ""
+        out.reserveCapacity(text.utf8.count)
+        for character in text.unicodeScalars {
+            switch character {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "'": out += "&apos;"
+            case "\"": out += "&quot;"
+            default:
+                // XML 1.0 forbids most control characters even when escaped.
+                if character.value < 0x20 && character != "\t" && character != "\n" && character != "\r" { continue }
+                out.unicodeScalars.append(character)
+            }
+        }
+        return out
+    }
+
+    /// The attributes of the first element in `xml`, unescaped (libxml2 writes them in double quotes).
+    static func attributes(of xml: String) -> [String: String] {
+        var result: [String: String] = [:]
+        let scanner = Array(xml.unicodeScalars)
+        var index = 0
+        guard let open = scanner.firstIndex(of: "<") else { return [:] }
+        index = open + 1
+        while index < scanner.count, scanner[index] != " " && scanner[index] != ">" { index += 1 }
+        while index < scanner.count, scanner[index] != ">" && scanner[index] != "/" {
+            while index < scanner.count, scanner[index] == " " || scanner[index] == "\n" || scanner[index] == "\t" {
+                index += 1
+            }
+            let nameStart = index
+            while index < scanner.count, scanner[index] != "=" && scanner[index] != ">" { index += 1 }
+            guard index + 1 < scanner.count, scanner[index] == "=" else { break }
+            let name = String(String.UnicodeScalarView(scanner[nameStart..<index]))
+            let quote = scanner[index + 1]
+            guard quote == "\"" || quote == "'" else { break }
+            let valueStart = index + 2
+            guard let valueEnd = scanner[valueStart...].firstIndex(of: quote) else { break }
+            result[name] = unescape(String(String.UnicodeScalarView(scanner[valueStart..<valueEnd])))
+            index = valueEnd + 1
+        }
+        return result
+    }
+
+    static func unescape(_ text: String) -> String {
+        guard text.contains("&") else { return text }
+        return text.replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">")
+            .replacingOccurrences(of: "&apos;", with: "'").replacingOccurrences(of: "&quot;", with: "\"")
+            .replacingOccurrences(of: "&#10;", with: "\n").replacingOccurrences(of: "&amp;", with: "&")
+    }
+}

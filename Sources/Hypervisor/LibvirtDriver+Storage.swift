@@ -1,0 +1,68 @@
+import CLibvirt
+import Foundation
+
+/// VEE disks live as volumes in one dir pool per host.
+extension LibvirtDriver {
+    func ensurePool(directory: String) throws {
+        let conn = connection.pointer
+        if let existing = virStoragePoolLookupByName(conn, poolName) {
+            defer { virStoragePoolFree(existing) }
+            var info = virStoragePoolInfo()
+            if virStoragePoolGetInfo(existing, &info) == 0, info.state != VIR_STORAGE_POOL_RUNNING.rawValue {
+                guard virStoragePoolCreate(existing, 0) == 0 else { throw HypervisorError.last("virStoragePoolCreate") }
+            }
+            return
+        }
+        virResetLastError()
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let xml = "<pool type='dir'><name>\(DomainXML.escape(poolName))</name>"
+            + "<target><path>\(DomainXML.escape(directory))</path></target></pool>"
+        guard let created = virStoragePoolDefineXML(conn, xml, 0) else { throw HypervisorError.last("virStoragePoolDefineXML") }
+        defer { virStoragePoolFree(created) }
+        guard virStoragePoolCreate(created, 0) == 0 else { throw HypervisorError.last("virStoragePoolCreate") }
+        virStoragePoolSetAutostart(created, 1)
+    }
+
+    static func volumeName(_ vee: String) -> String { "\(vee).qcow2" }
+
+    public func ensureDisk(_ vee: String, sizeGiB: Int, backing: String?) async throws -> String {
+        try await pool.run { () throws -> String in
+            guard let storage = virStoragePoolLookupByName(self.connection.pointer, self.poolName) else {
+                throw HypervisorError.last("virStoragePoolLookupByName")
+            }
+            defer { virStoragePoolFree(storage) }
+            let name = Self.volumeName(vee)
+            var volume = virStorageVolLookupByName(storage, name)
+            if volume == nil {
+                virResetLastError()
+                var xml = "<volume><name>\(name)</name><capacity unit='GiB'>\(sizeGiB)</capacity>"
+                    + "<target><format type='qcow2'/></target>"
+                if let backing {
+                    xml += "<backingStore><path>\(DomainXML.escape(backing))</path><format type='qcow2'/></backingStore>"
+                }
+                xml += "</volume>"
+                volume = virStorageVolCreateXML(storage, xml, 0)
+                guard volume != nil else { throw HypervisorError.last("virStorageVolCreateXML") }
+            }
+            defer { virStorageVolFree(volume) }
+            guard let path = virStorageVolGetPath(volume) else { throw HypervisorError.last("virStorageVolGetPath") }
+            defer { free(path) }
+            return String(cString: path)
+        }
+    }
+
+    public func deleteDisk(_ vee: String) async throws {
+        try await pool.run { () throws in
+            guard let storage = virStoragePoolLookupByName(self.connection.pointer, self.poolName) else {
+                throw HypervisorError.last("virStoragePoolLookupByName")
+            }
+            defer { virStoragePoolFree(storage) }
+            guard let volume = virStorageVolLookupByName(storage, Self.volumeName(vee)) else {
+                virResetLastError()
+                return
+            }
+            defer { virStorageVolFree(volume) }
+            guard virStorageVolDelete(volume, 0) == 0 else { throw HypervisorError.last("virStorageVolDelete") }
+        }
+    }
+}

@@ -1,0 +1,62 @@
+import GRDB
+
+/// Migrations only ever get appended: a released one is never edited.
+enum InventorySchema {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: hosts, vees, events, requests, samples") { db in
+            try db.execute(sql: """
+                CREATE TABLE hosts (
+                    id TEXT PRIMARY KEY,
+                    hypervisor TEXT NOT NULL,
+                    domain_type TEXT NOT NULL,
+                    cpus INTEGER NOT NULL,
+                    memory_mib INTEGER NOT NULL,
+                    disk_gib INTEGER NOT NULL,
+                    images TEXT NOT NULL,
+                    state TEXT NOT NULL,
+                    last_heartbeat DATETIME,
+                    registered_at DATETIME NOT NULL
+                );
+                CREATE TABLE vees (
+                    id TEXT PRIMARY KEY,
+                    name TEXT NOT NULL,
+                    spec TEXT NOT NULL,
+                    host TEXT NOT NULL REFERENCES hosts(id),
+                    desired TEXT NOT NULL,
+                    observed TEXT NOT NULL,
+                    generation INTEGER NOT NULL,
+                    last_error TEXT,
+                    created_at DATETIME NOT NULL,
+                    updated_at DATETIME NOT NULL
+                );
+                -- A name is taken until its VEE is destroyed.
+                CREATE UNIQUE INDEX vees_live_name ON vees(name) WHERE desired != 'DESTROYED';
+                CREATE INDEX vees_host ON vees(host);
+                CREATE TABLE events (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    at DATETIME NOT NULL,
+                    kind TEXT NOT NULL,
+                    host TEXT,
+                    vee TEXT,
+                    state TEXT,
+                    message TEXT NOT NULL
+                );
+                CREATE TABLE requests (
+                    id TEXT PRIMARY KEY,
+                    reply BLOB NOT NULL,
+                    at DATETIME NOT NULL
+                );
+                CREATE TABLE samples (
+                    vee TEXT NOT NULL,
+                    source TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    value REAL NOT NULL,
+                    at DATETIME NOT NULL,
+                    PRIMARY KEY (vee, source, name)
+                );
+                """)
+        }
+        return migrator
+    }
+}

@@ -1,0 +1,195 @@
+import Foundation
+
+/// The IO thread: connect, send queued work, read frames, reconnect on any failure.
+extension AMQPConnection {
+    func runLoop() {
+        var nextAttempt = ContinuousClock.now
+        while true {
+            if lock.withLock({ stopped }) {
+                shutDown()
+                return
+            }
+            guard let session else {
+                if ContinuousClock.now >= nextAttempt {
+                    connect()
+                    if self.session == nil { nextAttempt = ContinuousClock.now + backoff.next() }
+                } else {
+                    wake.wait(socket: nil, milliseconds: 50)
+                }
+                expireDeadlines()
+                continue
+            }
+            do {
+                try sendOutbox(on: session)
+                for _ in 0..<512 {
+                    let frame = try session.read()
+                    if case .nothing = frame { break }
+                    try handle(frame)
+                }
+                expireDeadlines()
+                let idle = lock.withLock { outbox.isEmpty }
+                if idle && !session.hasBufferedFrames {
+                    wake.wait(socket: session.socketDescriptor, milliseconds: 1000)
+                }
+            } catch {
+                drop(reason: "\(error)")
+                nextAttempt = ContinuousClock.now + backoff.next()
+            }
+        }
+    }
+
+    private func connect() {
+        epoch += 1
+        do {
+            let session = try AMQPSession(configuration: configuration, epoch: epoch)
+            let (declarations, consumers) = lock.withLock { (self.declarations, Array(self.consumers.values)) }
+            for declaration in declarations { try session.declare(declaration) }
+            for consumer in consumers {
+                try session.consume(queue: consumer.queue, consumerTag: consumer.tag, prefetch: consumer.prefetch,
+                                    noAck: consumer.noAck)
+            }
+            self.session = session
+            backoff.reset()
+            let waiters = lock.withLock { () -> [CheckedContinuation<Void, Never>] in
+                connectedEpoch += 1
+                defer { connectionWaiters.removeAll() }
+                return connectionWaiters
+            }
+            waiters.forEach { $0.resume() }
+            logger.info("connected to broker", metadata: ["host": "\(configuration.host)", "epoch": "\(epoch)"])
+        } catch {
+            logger.warning("cannot connect to broker", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func sendOutbox(on session: AMQPSession) throws {
+        var work = lock.withLock { () -> [Work] in
+            defer { outbox.removeAll() }
+            return outbox
+        }
+        while !work.isEmpty {
+            let item = work.removeFirst()
+            do {
+                try send(item, on: session)
+            } catch {
+                // Keep what was not sent for the next connection.
+                requeue(work, inFront: true)
+                if case .publish = item { requeue([item], inFront: true) } else { item.fail(error) }
+                throw error
+            }
+        }
+    }
+
+    private func send(_ item: Work, on session: AMQPSession) throws {
+        switch item {
+        case .publish(var pending):
+            if ContinuousClock.now >= pending.deadline {
+                pending.completion(.failure(MessagingError.timedOut("publish to \(pending.routingKey)")))
+                return
+            }
+            if pending.properties.messageId == nil { pending.properties.messageId = UUID().uuidString.lowercased() }
+            let tag = try session.publish(exchange: pending.exchange, routingKey: pending.routingKey,
+                                          body: pending.body, properties: pending.properties,
+                                          mandatory: pending.mandatory)
+            unconfirmed[tag] = pending
+        case .declare(let items, let continuation):
+            for item in items { try session.declare(item) }
+            lock.withLock {
+                for item in items where !declarations.contains(item) { declarations.append(item) }
+            }
+            continuation.resume()
+        case .startConsumer(let tag):
+            guard let consumer = lock.withLock({ consumers[tag] }) else { return }
+            try session.consume(queue: consumer.queue, consumerTag: tag, prefetch: consumer.prefetch,
+                                noAck: consumer.noAck)
+        case .ack(let tag, let epoch):
+            if epoch == session.epoch { try session.ack(tag: tag) }
+        case .nack(let tag, let epoch, let requeue):
+            if epoch == session.epoch { try session.nack(tag: tag, requeue: requeue) }
+        }
+    }
+
+    private func handle(_ frame: IncomingFrame) throws {
+        switch frame {
+        case .nothing:
+            return
+        case .delivery(let tag, let delivery):
+            if let consumer = lock.withLock({ consumers[tag] }) {
+                consumer.continuation.yield(delivery)
+            } else if let session {
+                // Its consumer went away: let another have it.
+                try session.nack(tag: delivery.tag, requeue: true)
+            }
+        case .ack(let tag, let multiple):
+            for (_, pending) in confirmed(upTo: tag, multiple: multiple) {
+                if let id = pending.properties.messageId, returnedIds.remove(id) != nil {
+                    pending.completion(
+                        .failure(MessagingError.unroutable(exchange: pending.exchange, routingKey: pending.routingKey)))
+                } else {
+                    pending.completion(.success(()))
+                }
+            }
+        case .nack(let tag, let multiple):
+            for (_, pending) in confirmed(upTo: tag, multiple: multiple) {
+                pending.completion(.failure(MessagingError.rejected))
+            }
+        case .returned(let messageId):
+            if let messageId { returnedIds.insert(messageId) }
+        case .closed(let reason):
+            throw SessionError(reason)
+        }
+    }
+
+    private func confirmed(upTo tag: UInt64, multiple: Bool) -> [(UInt64, PendingPublish)] {
+        let keys = multiple ? unconfirmed.keys.filter { $0 <= tag }.sorted() : [tag]
+        return keys.compactMap { key in unconfirmed.removeValue(forKey: key).map { (key, $0) } }
+    }
+
+    /// Forgets the broken session; unconfirmed publishes go out again on the next one.
+    private func drop(reason: String) {
+        logger.warning("broker connection lost", metadata: ["reason": "\(reason)"])
+        session = nil
+        let resend = unconfirmed.sorted { $0.key < $1.key }.map { Work.publish($0.value) }
+        unconfirmed.removeAll()
+        returnedIds.removeAll()
+        requeue(resend, inFront: true)
+    }
+
+    private func requeue(_ work: [Work], inFront: Bool) {
+        guard !work.isEmpty else { return }
+        lock.withLock { outbox = inFront ? work + outbox : outbox + work }
+    }
+
+    private func expireDeadlines() {
+        let now = ContinuousClock.now
+        let expired = lock.withLock { () -> [PendingPublish] in
+            var expired: [PendingPublish] = []
+            outbox.removeAll { work in
+                guard case .publish(let pending) = work, pending.deadline <= now else { return false }
+                expired.append(pending)
+                return true
+            }
+            return expired
+        }
+        for pending in expired {
+            pending.completion(.failure(MessagingError.timedOut("publish to \(pending.routingKey)")))
+        }
+    }
+
+    private func shutDown() {
+        session = nil
+        let (work, consumers, waiters) = lock.withLock { () -> ([Work], [Consumer], [CheckedContinuation<Void, Never>]) in
+            defer {
+                outbox.removeAll()
+                self.consumers.removeAll()
+                connectionWaiters.removeAll()
+            }
+            return (outbox, Array(self.consumers.values), connectionWaiters)
+        }
+        work.forEach { $0.fail(MessagingError.closed) }
+        unconfirmed.values.forEach { $0.completion(.failure(MessagingError.closed)) }
+        unconfirmed.removeAll()
+        consumers.forEach { $0.continuation.finish() }
+        waiters.forEach { $0.resume() }
+    }
+}

@@ -1,0 +1,157 @@
+import BlockingIO
+import Foundation
+import Logging
+
+/// A self-healing broker connection. One dedicated thread owns the C connection (rabbitmq-c is not thread-safe);
+/// callers hand it work through a queue and are woken when the broker answers.
+///
+/// - `publish` returns once the broker confirmed the message (publisher confirms). Messages not yet confirmed when
+///   the connection drops are sent again after reconnecting, so delivery is at-least-once: receivers deduplicate by
+///   message id.
+/// - Declarations and consumers are re-established after every reconnect; deliveries not acked by then come back.
+public final class AMQPConnection: @unchecked Sendable {
+    public let configuration: AMQPConfiguration
+    let logger: Logger
+    let lock = NSLock()
+    // Guarded by `lock`:
+    var outbox: [Work] = []
+    var declarations: [Declaration] = []
+    var consumers: [String: Consumer] = [:]
+    var stopped = false
+    var connectedEpoch: UInt64 = 0
+    var connectionWaiters: [CheckedContinuation<Void, Never>] = []
+    // Owned by the IO thread:
+    var session: AMQPSession?
+    var epoch: UInt64 = 0
+    var unconfirmed: [UInt64: PendingPublish] = [:]
+    var returnedIds: Set<String> = []
+    var backoff = Backoff(initial: .milliseconds(50), maximum: .seconds(2))
+    let wake = WakeSignal()
+    var thread: Thread?
+
+    /// Connects in the background; calls made before the connection is up wait for it.
+    public init(configuration: AMQPConfiguration, declarations: [Declaration] = [], logger: Logger? = nil) {
+        self.configuration = configuration
+        self.declarations = declarations
+        self.logger = logger ?? Logger(label: "veem.amqp")
+        let thread = Thread { [self] in self.runLoop() }
+        thread.name = "amqp-\(configuration.connectionName)"
+        self.thread = thread
+        thread.start()
+    }
+
+    /// Closes the connection; pending work fails with `MessagingError.closed` and consumer streams finish.
+    public func close() {
+        lock.withLock { stopped = true }
+        wake.signal()
+    }
+
+    /// Publishes and waits for the broker's confirm. With `mandatory`, a message no queue takes fails as
+    /// `MessagingError.unroutable`.
+    public func publish(exchange: String, routingKey: String, body: [UInt8], properties: MessageProperties = .init(),
+                        mandatory: Bool = false, timeout: Duration = .seconds(30)) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
+            post(exchange: exchange, routingKey: routingKey, body: body, properties: properties, mandatory: mandatory,
+                 timeout: timeout) { continuation.resume(with: $0) }
+        }
+    }
+
+    /// Queues a publish at once, in call order, and reports the broker's confirm (or the failure) to `completion`
+    /// on the IO thread. For senders that must keep order without waiting for each confirm.
+    public func post(exchange: String, routingKey: String, body: [UInt8], properties: MessageProperties = .init(),
+                     mandatory: Bool = false, timeout: Duration = .seconds(30),
+                     completion: @escaping @Sendable (Result<Void, Error>) -> Void) {
+        enqueue(.publish(PendingPublish(exchange: exchange, routingKey: routingKey, body: body,
+                                        properties: properties, mandatory: mandatory,
+                                        deadline: ContinuousClock.now + timeout, completion: completion)))
+    }
+
+    /// Declares `items` now and after every reconnect.
+    public func declare(_ items: [Declaration]) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
+            enqueue(.declare(items, continuation))
+        }
+    }
+
+    /// Consumes `queue`. The stream lives across reconnects and ends when the connection is closed.
+    /// With `noAck`, the broker forgets each message once sent (for watchers that may lose messages).
+    public func consume(queue: String, prefetch: UInt16 = 100, noAck: Bool = false) -> AsyncStream<Delivery> {
+        let (stream, continuation) = AsyncStream.makeStream(of: Delivery.self, bufferingPolicy: .unbounded)
+        let tag = "veem-\(UUID().uuidString.prefix(8).lowercased())"
+        let consumer = Consumer(tag: tag, queue: queue, prefetch: prefetch, noAck: noAck, continuation: continuation)
+        continuation.onTermination = { [weak self] _ in
+            guard let self else { return }
+            _ = self.lock.withLock { self.consumers.removeValue(forKey: tag) }
+        }
+        lock.withLock { consumers[tag] = consumer }
+        enqueue(.startConsumer(tag))
+        return stream
+    }
+
+    /// Acknowledges a delivery: the work it asked for is done.
+    public func ack(_ delivery: Delivery) { enqueue(.ack(delivery.tag, delivery.epoch)) }
+
+    /// Gives a delivery back: re-queued for another try when `requeue`, dropped otherwise.
+    public func reject(_ delivery: Delivery, requeue: Bool) {
+        enqueue(.nack(delivery.tag, delivery.epoch, requeue))
+    }
+
+    /// Waits until the connection is (re-)established.
+    public func waitUntilConnected() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let ready = lock.withLock {
+                if connectedEpoch != 0 { return true }
+                connectionWaiters.append(continuation)
+                return false
+            }
+            if ready { continuation.resume() }
+        }
+    }
+
+    /// How many times the connection was established (1 after the first connect).
+    public var connectionCount: UInt64 { lock.withLock { connectedEpoch } }
+
+    func enqueue(_ work: Work) {
+        let refused = lock.withLock { () -> Bool in
+            if stopped { return true }
+            outbox.append(work)
+            return false
+        }
+        if refused { work.fail(MessagingError.closed) } else { wake.signal() }
+    }
+}
+
+/// Work handed to the IO thread.
+enum Work {
+    case publish(PendingPublish)
+    case declare([Declaration], CheckedContinuation<Void, Error>)
+    case startConsumer(String)
+    case ack(UInt64, UInt64)
+    case nack(UInt64, UInt64, Bool)
+
+    func fail(_ error: Error) {
+        switch self {
+        case .publish(let pending): pending.completion(.failure(error))
+        case .declare(_, let continuation): continuation.resume(throwing: error)
+        case .startConsumer, .ack, .nack: break
+        }
+    }
+}
+
+struct PendingPublish {
+    var exchange: String
+    var routingKey: String
+    var body: [UInt8]
+    var properties: MessageProperties
+    var mandatory: Bool
+    var deadline: ContinuousClock.Instant
+    var completion: @Sendable (Result<Void, Error>) -> Void
+}
+
+struct Consumer {
+    var tag: String
+    var queue: String
+    var prefetch: UInt16
+    var noAck: Bool
+    var continuation: AsyncStream<Delivery>.Continuation
+}

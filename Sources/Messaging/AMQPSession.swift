@@ -1,0 +1,277 @@
+import CRabbitMQ
+import Foundation
+
+/// A frame the IO loop must act on, read from the broker.
+enum IncomingFrame {
+    case delivery(consumerTag: String, Delivery)
+    case ack(tag: UInt64, multiple: Bool)
+    case nack(tag: UInt64, multiple: Bool)
+    /// basic.return of a mandatory message; the ack for it follows.
+    case returned(messageId: String?)
+    case closed(String)
+    case nothing
+}
+
+/// One broker connection with one channel in confirm mode. Not thread-safe: only the IO thread touches it.
+final class AMQPSession {
+    private let state: amqp_connection_state_t
+    private let channel: amqp_channel_t = 1
+    let epoch: UInt64
+    /// The delivery tag the broker gives the next publish (confirm mode numbers publishes from 1).
+    private(set) var nextPublishTag: UInt64 = 1
+
+    init(configuration: AMQPConfiguration, epoch: UInt64) throws {
+        guard let state = amqp_new_connection() else { throw SessionError("cannot allocate a connection") }
+        self.state = state
+        self.epoch = epoch
+        do {
+            guard let socket = amqp_tcp_socket_new(state) else { throw SessionError("cannot create a socket") }
+            var timeout = timeval(tv_sec: 5, tv_usec: 0)
+            let status = amqp_socket_open_noblock(socket, configuration.host, Int32(configuration.port), &timeout)
+            guard status == AMQP_STATUS_OK.rawValue else {
+                throw SessionError("connect to \(configuration.host):\(configuration.port): \(Self.describe(status))")
+            }
+            try check(veem_amqp_login_plain(state, configuration.vhost, 0, 131_072, Int32(configuration.heartbeat),
+                                            configuration.user, configuration.password), "login")
+            amqp_channel_open(state, channel)
+            try check(amqp_get_rpc_reply(state), "channel.open")
+            amqp_confirm_select(state, channel)
+            try check(amqp_get_rpc_reply(state), "confirm.select")
+        } catch {
+            amqp_destroy_connection(state)
+            throw error
+        }
+    }
+
+    deinit {
+        // Best effort: a dead socket makes these fail quickly.
+        amqp_connection_close(state, AMQP_REPLY_SUCCESS)
+        amqp_destroy_connection(state)
+    }
+
+    var socketDescriptor: Int32 { amqp_get_sockfd(state) }
+
+    /// Whether a frame can be read without waiting on the socket.
+    var hasBufferedFrames: Bool { amqp_frames_enqueued(state) != 0 || amqp_data_in_buffer(state) != 0 }
+
+    func declare(_ declaration: Declaration) throws {
+        switch declaration {
+        case .exchange(let name, let type, let durable):
+            try withBytes(name, type) { name, type in
+                amqp_exchange_declare(state, channel, name, type, 0, durable ? 1 : 0, 0, 0, amqp_empty_table)
+            }
+            try check(amqp_get_rpc_reply(state), "exchange.declare \(name)")
+        case .queue(let name, let durable, let exclusive, let autoDelete):
+            try withBytes(name) { name in
+                amqp_queue_declare(state, channel, name, 0, durable ? 1 : 0, exclusive ? 1 : 0, autoDelete ? 1 : 0,
+                                   amqp_empty_table)
+            }
+            try check(amqp_get_rpc_reply(state), "queue.declare \(name)")
+        case .binding(let queue, let exchange, let key):
+            try withBytes(queue, exchange, key) { queue, exchange, key in
+                amqp_queue_bind(state, channel, queue, exchange, key, amqp_empty_table)
+            }
+            try check(amqp_get_rpc_reply(state), "queue.bind \(queue)")
+        }
+    }
+
+    func consume(queue: String, consumerTag: String, prefetch: UInt16, noAck: Bool) throws {
+        amqp_basic_qos(state, channel, 0, prefetch, 0)
+        try check(amqp_get_rpc_reply(state), "basic.qos")
+        try withBytes(queue, consumerTag) { queue, tag in
+            amqp_basic_consume(state, channel, queue, tag, 0, noAck ? 1 : 0, 0, amqp_empty_table)
+        }
+        try check(amqp_get_rpc_reply(state), "basic.consume \(queue)")
+    }
+
+    /// Publishes and returns the tag its confirm will carry.
+    func publish(exchange: String, routingKey: String, body: [UInt8], properties: MessageProperties,
+                 mandatory: Bool) throws -> UInt64 {
+        var props = amqp_basic_properties_t()
+        var owned: [UnsafeMutableRawPointer] = []
+        defer { owned.forEach { free($0) } }
+        func bytes(_ text: String) -> amqp_bytes_t {
+            let copy = copyBytes(text)
+            if let pointer = copy.bytes { owned.append(pointer) }
+            return copy
+        }
+        props._flags = amqp_flags_t(AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG)
+        props.content_type = bytes("application/json")
+        props.delivery_mode = properties.persistent ? 2 : 1
+        if let id = properties.messageId {
+            props._flags |= amqp_flags_t(AMQP_BASIC_MESSAGE_ID_FLAG)
+            props.message_id = bytes(id)
+        }
+        if let id = properties.correlationId {
+            props._flags |= amqp_flags_t(AMQP_BASIC_CORRELATION_ID_FLAG)
+            props.correlation_id = bytes(id)
+        }
+        if let replyTo = properties.replyTo {
+            props._flags |= amqp_flags_t(AMQP_BASIC_REPLY_TO_FLAG)
+            props.reply_to = bytes(replyTo)
+        }
+        if let type = properties.type {
+            props._flags |= amqp_flags_t(AMQP_BASIC_TYPE_FLAG)
+            props.type = bytes(type)
+        }
+        let exchangeBytes = bytes(exchange)
+        let keyBytes = bytes(routingKey)
+        let status = body.withUnsafeBytes { raw in
+            amqp_basic_publish(state, channel, exchangeBytes, keyBytes, mandatory ? 1 : 0, 0, &props,
+                               amqp_bytes_t(len: raw.count, bytes: UnsafeMutableRawPointer(mutating: raw.baseAddress)))
+        }
+        guard status == AMQP_STATUS_OK.rawValue else { throw SessionError("publish: \(Self.describe(status))") }
+        defer { nextPublishTag += 1 }
+        return nextPublishTag
+    }
+
+    func ack(tag: UInt64) throws {
+        let status = amqp_basic_ack(state, channel, tag, 0)
+        guard status == AMQP_STATUS_OK.rawValue else { throw SessionError("ack: \(Self.describe(status))") }
+    }
+
+    func nack(tag: UInt64, requeue: Bool) throws {
+        let status = amqp_basic_nack(state, channel, tag, 0, requeue ? 1 : 0)
+        guard status == AMQP_STATUS_OK.rawValue else { throw SessionError("nack: \(Self.describe(status))") }
+    }
+
+    /// Reads at most one frame of interest without blocking (beyond finishing a message already arriving).
+    /// Also lets the library send and check heartbeats.
+    func read() throws -> IncomingFrame {
+        amqp_maybe_release_buffers(state)
+        var envelope = amqp_envelope_t()
+        var zero = timeval(tv_sec: 0, tv_usec: 0)
+        let reply = amqp_consume_message(state, &envelope, &zero, 0)
+        switch reply.reply_type {
+        case AMQP_RESPONSE_NORMAL:
+            defer { amqp_destroy_envelope(&envelope) }
+            let message = envelope.message
+            let body = message.body.len > 0
+                ? Array(UnsafeRawBufferPointer(start: message.body.bytes, count: message.body.len)) : []
+            let delivery = Delivery(
+                body: body, exchange: string(envelope.exchange), routingKey: string(envelope.routing_key),
+                properties: Self.properties(message.properties), redelivered: envelope.redelivered != 0,
+                tag: envelope.delivery_tag, epoch: epoch)
+            return .delivery(consumerTag: string(envelope.consumer_tag), delivery)
+        case AMQP_RESPONSE_LIBRARY_EXCEPTION where reply.library_error == AMQP_STATUS_TIMEOUT.rawValue:
+            return .nothing
+        case AMQP_RESPONSE_LIBRARY_EXCEPTION where reply.library_error == AMQP_STATUS_UNEXPECTED_STATE.rawValue:
+            return try readMethodFrame()
+        case AMQP_RESPONSE_LIBRARY_EXCEPTION:
+            return .closed(Self.describe(reply.library_error))
+        default:
+            return .closed("broker closed the connection")
+        }
+    }
+
+    /// A non-delivery frame is next: confirms, returns, closes.
+    private func readMethodFrame() throws -> IncomingFrame {
+        var frame = amqp_frame_t()
+        var zero = timeval(tv_sec: 0, tv_usec: 0)
+        let status = amqp_simple_wait_frame_noblock(state, &frame, &zero)
+        if status == AMQP_STATUS_TIMEOUT.rawValue { return .nothing }
+        guard status == AMQP_STATUS_OK.rawValue else { return .closed(Self.describe(status)) }
+        guard frame.frame_type == AMQP_FRAME_METHOD else { return .nothing }
+        let method = frame.payload.method
+        switch method.id {
+        case AMQP_BASIC_ACK_METHOD:
+            let ack = method.decoded.assumingMemoryBound(to: amqp_basic_ack_t.self).pointee
+            return .ack(tag: ack.delivery_tag, multiple: ack.multiple != 0)
+        case AMQP_BASIC_NACK_METHOD:
+            let nack = method.decoded.assumingMemoryBound(to: amqp_basic_nack_t.self).pointee
+            return .nack(tag: nack.delivery_tag, multiple: nack.multiple != 0)
+        case AMQP_BASIC_RETURN_METHOD:
+            var message = amqp_message_t()
+            let reply = amqp_read_message(state, frame.channel, &message, 0)
+            guard reply.reply_type == AMQP_RESPONSE_NORMAL else { return .closed("reading a returned message") }
+            defer { amqp_destroy_message(&message) }
+            return .returned(messageId: Self.properties(message.properties).messageId)
+        case AMQP_CHANNEL_CLOSE_METHOD:
+            let close = method.decoded.assumingMemoryBound(to: amqp_channel_close_t.self).pointee
+            var ok = amqp_channel_close_ok_t()
+            amqp_send_method(state, frame.channel, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok)
+            return .closed("channel closed by broker: \(string(close.reply_text))")
+        case AMQP_CONNECTION_CLOSE_METHOD:
+            let close = method.decoded.assumingMemoryBound(to: amqp_connection_close_t.self).pointee
+            var ok = amqp_connection_close_ok_t()
+            amqp_send_method(state, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok)
+            return .closed("connection closed by broker: \(string(close.reply_text))")
+        case AMQP_BASIC_CANCEL_METHOD:
+            return .closed("the broker cancelled a consumer")
+        default:
+            return .nothing
+        }
+    }
+
+    private func check(_ reply: amqp_rpc_reply_t, _ what: String) throws {
+        switch reply.reply_type {
+        case AMQP_RESPONSE_NORMAL: return
+        case AMQP_RESPONSE_LIBRARY_EXCEPTION: throw SessionError("\(what): \(Self.describe(reply.library_error))")
+        case AMQP_RESPONSE_SERVER_EXCEPTION:
+            if reply.reply.id == AMQP_CHANNEL_CLOSE_METHOD {
+                let close = reply.reply.decoded.assumingMemoryBound(to: amqp_channel_close_t.self).pointee
+                throw SessionError("\(what): \(string(close.reply_text))")
+            }
+            if reply.reply.id == AMQP_CONNECTION_CLOSE_METHOD {
+                let close = reply.reply.decoded.assumingMemoryBound(to: amqp_connection_close_t.self).pointee
+                throw SessionError("\(what): \(string(close.reply_text))")
+            }
+            throw SessionError("\(what): broker error")
+        default: throw SessionError("\(what): no reply")
+        }
+    }
+
+    private static func properties(_ p: amqp_basic_properties_t) -> MessageProperties {
+        func field(_ flag: Int32, _ value: amqp_bytes_t) -> String? {
+            p._flags & amqp_flags_t(flag) != 0 ? string(value) : nil
+        }
+        return MessageProperties(
+            messageId: field(AMQP_BASIC_MESSAGE_ID_FLAG, p.message_id),
+            correlationId: field(AMQP_BASIC_CORRELATION_ID_FLAG, p.correlation_id),
+            replyTo: field(AMQP_BASIC_REPLY_TO_FLAG, p.reply_to),
+            type: field(AMQP_BASIC_TYPE_FLAG, p.type),
+            persistent: p._flags & amqp_flags_t(AMQP_BASIC_DELIVERY_MODE_FLAG) != 0 && p.delivery_mode == 2)
+    }
+
+    static func describe(_ status: Int32) -> String {
+        amqp_error_string2(status).map { String(cString: $0) } ?? "status \(status)"
+    }
+
+    /// Calls `body` with malloc'd copies of `texts`: rabbitmq-c keeps no pointer past the call, but Swift's temporary
+    /// string pointers do not live long enough for it (notes: "Malformed UTF-8 in shortstr").
+    private func withBytes(_ texts: String..., body: ([amqp_bytes_t]) -> Void) throws {
+        let copies = texts.map(copyBytes)
+        defer { copies.forEach { free($0.bytes) } }
+        body(copies)
+    }
+
+    private func withBytes(_ a: String, _ body: (amqp_bytes_t) -> Void) throws {
+        try withBytes(a) { (all: [amqp_bytes_t]) in body(all[0]) }
+    }
+
+    private func withBytes(_ a: String, _ b: String, _ body: (amqp_bytes_t, amqp_bytes_t) -> Void) throws {
+        try withBytes(a, b) { (all: [amqp_bytes_t]) in body(all[0], all[1]) }
+    }
+
+    private func withBytes(_ a: String, _ b: String, _ c: String,
+                           _ body: (amqp_bytes_t, amqp_bytes_t, amqp_bytes_t) -> Void) throws {
+        try withBytes(a, b, c) { (all: [amqp_bytes_t]) in body(all[0], all[1], all[2]) }
+    }
+}
+
+struct SessionError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+private func copyBytes(_ text: String) -> amqp_bytes_t {
+    let utf8 = Array(text.utf8)
+    guard !utf8.isEmpty, let pointer = malloc(utf8.count) else { return amqp_bytes_t(len: 0, bytes: nil) }
+    utf8.withUnsafeBytes { pointer.copyMemory(from: $0.baseAddress!, byteCount: utf8.count) }
+    return amqp_bytes_t(len: utf8.count, bytes: pointer)
+}
+
+private func string(_ bytes: amqp_bytes_t) -> String {
+    guard bytes.len > 0, let pointer = bytes.bytes else { return "" }
+    return String(decoding: UnsafeRawBufferPointer(start: pointer, count: bytes.len), as: UTF8.self)
+}

@@ -1,0 +1,33 @@
+import Foundation
+
+/// AMQP message properties veem uses.
+public struct MessageProperties: Sendable, Equatable {
+    public var messageId: String?
+    public var correlationId: String?
+    public var replyTo: String?
+    /// The VMI message type, so tools can route without parsing the body.
+    public var type: String?
+    public var persistent: Bool
+
+    public init(messageId: String? = nil, correlationId: String? = nil, replyTo: String? = nil,
+                type: String? = nil, persistent: Bool = true) {
+        self.messageId = messageId
+        self.correlationId = correlationId
+        self.replyTo = replyTo
+        self.type = type
+        self.persistent = persistent
+    }
+}
+
+/// A message taken from a queue. Ack it after the work it asks for is done; unacked messages come back after a
+/// reconnect or a consumer's death.
+public struct Delivery: Sendable {
+    public var body: [UInt8]
+    public var exchange: String
+    public var routingKey: String
+    public var properties: MessageProperties
+    public var redelivered: Bool
+    let tag: UInt64
+    /// The connection epoch it arrived on; an ack for an older epoch is void (the broker already re-queued it).
+    let epoch: UInt64
+}

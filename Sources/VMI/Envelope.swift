@@ -1,0 +1,148 @@
+import Foundation
+
+/// Every message type on the wire. New types are added; none is ever renamed or removed.
+public enum MessageType: String, Codable, Sendable, CaseIterable {
+    // Submission and control (requester → coordinator)
+    case initializeVEE = "InitializeVEE"
+    case submitVEEs = "SubmitVEEs"
+    case veeUpdate = "VEEUpdate"
+    // Monitoring (requester or probe → coordinator)
+    case monitoringInformation = "MonitoringInformation"
+    case putMonitoringInformation = "PutMonitoringInformation"
+    case siteMonitoringInformation = "SiteMonitoringInformation"
+    // Replies (coordinator → requester)
+    case veesAccepted = "VEEsAccepted"
+    case monitoringReport = "MonitoringReport"
+    case siteReport = "SiteReport"
+    case errorReply = "ErrorReply"
+    // Host reports (agent → coordinator)
+    case hostRegistration = "HostRegistration"
+    case heartbeat = "Heartbeat"
+    case veeStateReport = "VEEStateReport"
+    case veeMetrics = "VEEMetrics"
+    // Commands (coordinator → agent)
+    case convergeVEE = "ConvergeVEE"
+    // Site events (coordinator → anyone watching)
+    case siteEvent = "SiteEvent"
+}
+
+/// A message body: each type has exactly one.
+public protocol VMIBody: Codable, Sendable {
+    static var messageType: MessageType { get }
+}
+
+/// The versioned envelope around every message.
+public struct Envelope<Body: VMIBody>: Codable, Sendable {
+    /// Schema version. Messages only grow, so a reader accepts its own version and any older one.
+    public var v: Int
+    public var type: MessageType
+    /// Unique per message; receivers use it to make re-deliveries harmless.
+    public var id: String
+    /// The id of the request this message answers, if it is a reply.
+    public var correlationId: String?
+    public var sentAt: Date
+    /// Who sent it: `veemctl@host`, `agent/<host>`, `coordinator/<site>`.
+    public var sender: String
+    public var body: Body
+
+    public init(body: Body, sender: String, id: String = UUID().uuidString.lowercased(),
+                correlationId: String? = nil, sentAt: Date = Date()) {
+        self.v = VMI.version
+        self.type = Body.messageType
+        self.id = id
+        self.correlationId = correlationId
+        self.sentAt = sentAt
+        self.sender = sender
+        self.body = body
+    }
+}
+
+/// The envelope without its body: what a receiver reads first to choose the body's type.
+public struct MessageHeader: Decodable, Sendable {
+    public var v: Int
+    public var type: String
+    public var id: String
+    public var correlationId: String?
+    public var sentAt: Date
+    public var sender: String
+}
+
+public enum VMI {
+    /// The schema version this build writes and the newest it reads.
+    public static let version = 1
+
+    /// Encodes an envelope as JSON with sorted keys (stable bytes for golden tests and logs).
+    public static func encode<Body: VMIBody>(_ envelope: Envelope<Body>) -> [UInt8] {
+        // Encoding our own Codable values cannot fail.
+        try! Array(encoder.encode(envelope))
+    }
+
+    /// Reads the header, refusing what is not JSON, lacks envelope fields, or has an unknown version or type.
+    public static func decodeHeader(_ bytes: [UInt8]) throws(VMIError) -> (MessageHeader, MessageType) {
+        let header: MessageHeader
+        do {
+            header = try decoder.decode(MessageHeader.self, from: Data(bytes))
+        } catch {
+            throw VMIError(code: .malformedMessage, message: "not a VMI envelope: \(describe(error))")
+        }
+        guard (1...version).contains(header.v) else {
+            throw VMIError(code: .unsupportedVersion, field: "v",
+                           message: "version \(header.v) is not supported (this build reads 1...\(version))")
+        }
+        guard let type = MessageType(rawValue: header.type) else {
+            throw VMIError(code: .unknownMessageType, field: "type", message: "unknown message type '\(header.type)'")
+        }
+        return (header, type)
+    }
+
+    /// Decodes the whole envelope once the header says which body it carries.
+    public static func decode<Body: VMIBody>(_: Body.Type, from bytes: [UInt8]) throws(VMIError) -> Envelope<Body> {
+        do {
+            return try decoder.decode(Envelope<Body>.self, from: Data(bytes))
+        } catch {
+            throw VMIError(code: .malformedMessage, message: "bad \(Body.messageType.rawValue): \(describe(error))")
+        }
+    }
+
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true)
+                .timeZone(separator: .omitted)))
+        }
+        return encoder
+    }()
+
+    static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let container = try decoder.singleValueContainer()
+            let text = try container.decode(String.self)
+            if let date = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text) { return date }
+            if let date = try? Date.ISO8601FormatStyle().parse(text) { return date }
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "not an ISO 8601 date: \(text)")
+        }
+        return decoder
+    }()
+
+    /// A decoding error as a sentence naming the field.
+    static func describe(_ error: Error) -> String {
+        func path(_ context: DecodingError.Context) -> String {
+            let joined = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+            return joined.hasPrefix(".") ? String(joined.dropFirst()) : joined
+        }
+        switch error as? DecodingError {
+        case .keyNotFound(let key, let context)?:
+            let parent = path(context)
+            return "missing field '\(parent.isEmpty ? key.stringValue : parent + "." + key.stringValue)'"
+        case .typeMismatch(_, let context)?, .valueNotFound(_, let context)?:
+            return "field '\(path(context))': \(context.debugDescription)"
+        case .dataCorrupted(let context)?:
+            return context.codingPath.isEmpty ? "invalid JSON" : "field '\(path(context))': \(context.debugDescription)"
+        default:
+            return "\(error)"
+        }
+    }
+}

@@ -1,0 +1,32 @@
+import VMI
+
+/// The VMI operations, typed.
+extension VeemClient {
+    /// SubmitVEEs: defines all the VEEs (placed and defined on their hosts, not running), or none.
+    public func submit(_ vees: [VEESpec]) async throws -> [VEEView] {
+        try await request(SubmitVEEs(vees: vees), expecting: VEEsAccepted.self).vees
+    }
+
+    /// InitializeVEE: defines one VEE.
+    public func initialize(_ vee: VEESpec) async throws -> VEEView {
+        try await request(InitializeVEE(vee: vee), expecting: VEEsAccepted.self).vees[0]
+    }
+
+    /// VEEUpdate: asks for a new control state; returns the VEE with its new desired state.
+    public func update(_ vee: String, _ action: VEEAction) async throws -> VEEView {
+        try await request(VEEUpdate(vee: vee, action: action), expecting: VEEsAccepted.self).vees[0]
+    }
+
+    public func site() async throws -> SiteReport {
+        try await request(SiteMonitoringInformation(), expecting: SiteReport.self)
+    }
+
+    public func monitoring(_ vee: String? = nil) async throws -> [VEEMonitoring] {
+        try await request(MonitoringInformation(vee: vee), expecting: MonitoringReport.self).vees
+    }
+
+    /// PutMonitoringInformation: pushes KPIs for a VEE.
+    public func put(kpis: [String: Double], for vee: String) async throws {
+        _ = try await request(PutMonitoringInformation(vee: vee, kpis: kpis), expecting: MonitoringReport.self)
+    }
+}

@@ -1,0 +1,97 @@
+import Foundation
+import Messaging
+import VMI
+
+/// A requester of the VMI over AMQP, as any client could be: requests go to the coordinator's queue, replies come to
+/// this client's own exclusive queue, matched by correlation id.
+public final class VeemClient: @unchecked Sendable {
+    public let connection: AMQPConnection
+    public let sender: String
+    let replyQueue: String
+    private let lock = NSLock()
+    private var waiting: [String: CheckedContinuation<[UInt8], Error>] = [:]
+    private var consumer: Task<Void, Never>?
+
+    public init(connection: AMQPConnection, sender: String = "veemctl@\(ProcessInfo.processInfo.hostName)") {
+        self.connection = connection
+        self.sender = sender
+        self.replyQueue = "veem.reply.\(UUID().uuidString.lowercased())"
+    }
+
+    /// Declares the reply queue and starts reading replies.
+    public func start() async throws {
+        try await connection.declare(Topology.shared + [
+            .queue(name: replyQueue, durable: false, exclusive: true, autoDelete: true),
+        ])
+        let replies = connection.consume(queue: replyQueue, prefetch: 1000, noAck: true)
+        consumer = Task { [weak self] in
+            for await delivery in replies {
+                guard let self, let id = delivery.properties.correlationId else { continue }
+                let continuation = self.lock.withLock { self.waiting.removeValue(forKey: id) }
+                continuation?.resume(returning: delivery.body)
+            }
+        }
+    }
+
+    public func stop() {
+        consumer?.cancel()
+        connection.close()
+    }
+
+    /// Sends a request and returns the raw reply envelope. `id` lets a caller retry with the same message id
+    /// (the coordinator answers a repeated id with its recorded reply).
+    public func requestRaw<Body: VMIBody>(_ body: Body, id: String = UUID().uuidString.lowercased(),
+                                          timeout: Duration = .seconds(30)) async throws -> [UInt8] {
+        let envelope = Envelope(body: body, sender: sender, id: id)
+        return try await withThrowingTaskGroup(of: [UInt8].self) { group in
+            group.addTask {
+                try await withCheckedThrowingContinuation { continuation in
+                    self.lock.withLock { self.waiting[id] = continuation }
+                    Task {
+                        do {
+                            try await self.connection.send(envelope, exchange: Topology.requestsExchange,
+                                                           routingKey: Topology.requestsKey, replyTo: self.replyQueue,
+                                                           mandatory: true)
+                        } catch {
+                            self.fail(id, with: error)
+                        }
+                    }
+                }
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                self.fail(id, with: VeemClientError.timedOut(Body.messageType.rawValue))
+                throw VeemClientError.timedOut(Body.messageType.rawValue)
+            }
+            let reply = try await group.next()!
+            group.cancelAll()
+            return reply
+        }
+    }
+
+    /// Sends a request and decodes the expected reply type; an ErrorReply throws `VeemClientError.refused`.
+    public func request<Body: VMIBody, Reply: VMIBody>(_ body: Body, expecting _: Reply.Type,
+                                                       timeout: Duration = .seconds(30)) async throws -> Reply {
+        let bytes = try await requestRaw(body, timeout: timeout)
+        let (_, type) = try VMI.decodeHeader(bytes)
+        if type == .errorReply { throw VeemClientError.refused(try VMI.decode(ErrorReply.self, from: bytes).body.errors) }
+        return try VMI.decode(Reply.self, from: bytes).body
+    }
+
+    private func fail(_ id: String, with error: Error) {
+        let continuation = lock.withLock { waiting.removeValue(forKey: id) }
+        continuation?.resume(throwing: error)
+    }
+}
+
+public enum VeemClientError: Error, CustomStringConvertible {
+    case refused([VMIError])
+    case timedOut(String)
+
+    public var description: String {
+        switch self {
+        case .refused(let errors): errors.map(\.description).joined(separator: "\n")
+        case .timedOut(let what): "no answer to \(what) in time (is veem-coordinator running?)"
+        }
+    }
+}

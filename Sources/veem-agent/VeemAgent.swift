@@ -1,0 +1,33 @@
+import Agent
+import ArgumentParser
+import Daemon
+import Hypervisor
+import Logging
+import Messaging
+
+@main
+struct VeemAgent: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "veem-agent",
+        abstract: "The veem agent of one compute host: runs VMI commands on libvirt and reports to the coordinator.")
+
+    @Option(help: "Settings file of VEEM_* lines; the environment overrides it.")
+    var config = "/etc/veem/agent.conf"
+
+    func run() async throws {
+        let settings = try Settings(file: config)
+        DaemonRunner.bootstrapLogging(level: settings["VEEM_LOG_LEVEL"])
+        let logger = Logger(label: "veem.agent")
+        let configuration = try AgentConfiguration(settings: settings)
+        let amqp = try AMQPConfiguration(url: settings.string("VEEM_AMQP_URL", default: "amqp://127.0.0.1:5672/%2F"),
+                                         connectionName: "veem-agent/\(configuration.host)")
+        let driver = try await LibvirtDriver.open(uri: configuration.libvirtURI,
+                                                  diskDirectory: configuration.diskDirectory)
+        let connection = AMQPConnection(configuration: amqp, declarations: [], logger: logger)
+        defer { connection.close() }
+        let notifier = SystemdNotifier()
+        let agent = AgentService(configuration: configuration, driver: driver, connection: connection,
+                                 logger: logger, onReady: notifier.ready(status:))
+        try await DaemonRunner.run(main: agent, notifier: notifier, logger: logger)
+    }
+}

@@ -1,0 +1,63 @@
+import Foundation
+import VMI
+
+/// Plain-text tables for the terminal.
+enum Table {
+    static func render(_ header: [String], _ rows: [[String]]) -> String {
+        let widths = header.indices.map { column in
+            ([header[column]] + rows.map { $0[column] }).map(\.count).max() ?? 0
+        }
+        func line(_ cells: [String]) -> String {
+            zip(cells, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }
+                .joined(separator: "  ").trimmingCharacters(in: .whitespaces)
+        }
+        return ([line(header)] + rows.map(line)).joined(separator: "\n")
+    }
+
+    static func vees(_ vees: [VEEView]) -> String {
+        render(["NAME", "ID", "HOST", "CPUS", "MEMORY", "DISK", "IMAGE", "DESIRED", "OBSERVED", "ERROR"],
+               vees.map { v in
+                   [v.spec.name, v.id, v.host, "\(v.spec.cpus)", "\(v.spec.memoryMiB) MiB", "\(v.spec.diskGiB) GiB",
+                    v.spec.image, v.desired.rawValue, v.observed.rawValue, v.lastError ?? ""]
+               })
+    }
+
+    static func hosts(_ hosts: [HostView]) -> String {
+        render(["HOST", "STATE", "HYPERVISOR", "TYPE", "CPUS (USED)", "MEMORY MiB (USED)", "DISK GiB (USED)",
+                "IMAGES", "LAST HEARTBEAT"],
+               hosts.map { h in
+                   [h.id, h.state.rawValue, h.hypervisor, h.domainType, "\(h.capacity.cpus) (\(h.allocated.cpus))",
+                    "\(h.capacity.memoryMiB) (\(h.allocated.memoryMiB))",
+                    "\(h.capacity.diskGiB) (\(h.allocated.diskGiB))", h.images.joined(separator: ","),
+                    h.lastHeartbeat.map { $0.formatted(.iso8601) } ?? "-"]
+               })
+    }
+
+    static func monitoring(_ vees: [VEEMonitoring]) -> String {
+        render(["NAME", "SOURCE", "NAME", "VALUE"], vees.flatMap { v in
+            v.metrics.sorted { $0.key < $1.key }.map { [v.name, "metric", $0.key, String(format: "%.3f", $0.value)] }
+                + v.kpis.sorted { $0.key < $1.key }.map { [v.name, "kpi", $0.key, String(format: "%.3f", $0.value)] }
+        })
+    }
+
+    static func event(_ header: MessageHeader, _ type: MessageType, _ body: [UInt8]) -> String {
+        let time = header.sentAt.formatted(.iso8601.time(includingFractionalSeconds: true))
+        let detail: String
+        switch type {
+        case .siteEvent:
+            detail = (try? VMI.decode(SiteEvent.self, from: body).body).map { "\($0.kind.rawValue) \($0.message)" } ?? ""
+        case .veeStateReport:
+            detail = (try? VMI.decode(VEEStateReport.self, from: body).body).map {
+                "\($0.host) reports \($0.observation.vee) \($0.observation.state.rawValue)"
+                    + ($0.observation.error.map { ": \($0)" } ?? "")
+            } ?? ""
+        case .heartbeat:
+            detail = (try? VMI.decode(Heartbeat.self, from: body).body).map {
+                "\($0.host) #\($0.sequence), \($0.runningDomains) domains running"
+            } ?? ""
+        default:
+            detail = header.sender
+        }
+        return "\(time)  \(type.rawValue)  \(detail)"
+    }
+}
