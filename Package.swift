@@ -44,6 +44,10 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .target(name: "VeemClient", dependencies: ["VMI", "Messaging"]),
+        // Harness for tests and benchmarks: fresh vhosts, in-process coordinator and agents.
+        .target(name: "VeemTestSupport", dependencies: [
+            "Agent", "Coordinator", "VeemClient", "Hypervisor", "Messaging", "Inventory", "VMI",
+        ]),
 
         .executableTarget(name: "veem-agent", dependencies: [
             "Agent", "Daemon", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -55,7 +59,7 @@ let package = Package(
             "VeemClient", "VMI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "veem-bench", dependencies: [
-            "Agent", "Coordinator", "VeemClient", "Hypervisor", "Messaging", "VMI",
+            "VeemTestSupport", "Agent", "Coordinator", "VeemClient", "Hypervisor", "Messaging", "VMI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -63,10 +67,10 @@ let package = Package(
         .testTarget(name: "InventoryTests", dependencies: ["Inventory", "VMI"]),
         .testTarget(name: "HypervisorTests", dependencies: ["Hypervisor", "VMI"]),
         .testTarget(name: "IntegrationTests", dependencies: [
-            "Agent", "Coordinator", "VeemClient", "Hypervisor", "Messaging", "Inventory", "VMI", "Daemon",
+            "VeemTestSupport", "Agent", "Coordinator", "VeemClient", "Hypervisor", "Messaging", "Inventory", "VMI",
         ]),
         .testTarget(name: "SystemTests", dependencies: [
-            "Agent", "Coordinator", "VeemClient", "Hypervisor", "Messaging", "Inventory", "VMI", "Daemon",
+            "VeemTestSupport", "Agent", "Coordinator", "VeemClient", "Hypervisor", "Messaging", "Inventory", "VMI",
         ]),
     ],
     swiftLanguageModes: [.v6]

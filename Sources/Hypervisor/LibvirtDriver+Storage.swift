@@ -4,12 +4,23 @@ import Foundation
 /// VEE disks live as volumes in one dir pool per host.
 extension LibvirtDriver {
     func ensurePool(directory: String) throws {
+        do {
+            try ensurePoolOnce(directory: directory)
+        } catch {
+            // Another connection may have defined it between our lookup and define: look again.
+            virResetLastError()
+            try ensurePoolOnce(directory: directory)
+        }
+    }
+
+    private func ensurePoolOnce(directory: String) throws {
         let conn = connection.pointer
         if let existing = virStoragePoolLookupByName(conn, poolName) {
             defer { virStoragePoolFree(existing) }
             var info = virStoragePoolInfo()
-            if virStoragePoolGetInfo(existing, &info) == 0, info.state != VIR_STORAGE_POOL_RUNNING.rawValue {
-                guard virStoragePoolCreate(existing, 0) == 0 else { throw HypervisorError.last("virStoragePoolCreate") }
+            if virStoragePoolGetInfo(existing, &info) == 0, info.state != VIR_STORAGE_POOL_RUNNING.rawValue,
+               virStoragePoolCreate(existing, 0) != 0, virStoragePoolIsActive(existing) != 1 {
+                throw HypervisorError.last("virStoragePoolCreate")
             }
             return
         }

@@ -2,14 +2,15 @@ import Foundation
 import Messaging
 import VMI
 
-/// Follows the site's events (`veem.events`) on an exclusive queue: for `veemctl watch`, and to wait for a VEE to
-/// reach a state without polling.
+/// Follows the site's events (`veem.events`) on an exclusive queue: for `veemctl watch`, and to wait for a VEE or a
+/// host to reach a state without polling.
 public final class SiteWatcher: @unchecked Sendable {
     public let events: AsyncStream<(MessageHeader, MessageType, [UInt8])>
     private let lock = NSLock()
-    private var observed: [String: VEEState] = [:]
-    private var waiters: [(id: UUID, vee: String, states: Set<VEEState>,
-                           continuation: CheckedContinuation<VEEState, Error>)] = []
+    /// The coordinator's events seen so far (the newest 10,000).
+    private var history: [SiteEvent] = []
+    private var waiters: [(id: UUID, matches: @Sendable (SiteEvent) -> Bool,
+                           continuation: CheckedContinuation<SiteEvent, Error>)] = []
     private var fanout: AsyncStream<(MessageHeader, MessageType, [UInt8])>.Continuation?
 
     /// Binds an exclusive queue to `routingKey` on the events exchange (`#` for everything, `site.#` for the
@@ -24,29 +25,57 @@ public final class SiteWatcher: @unchecked Sendable {
     }
 
     private init(_ deliveries: AsyncStream<Delivery>) {
-        let (stream, continuation) = AsyncStream.makeStream(of: (MessageHeader, MessageType, [UInt8]).self)
+        let (stream, continuation) = AsyncStream.makeStream(of: (MessageHeader, MessageType, [UInt8]).self,
+                                                            bufferingPolicy: .bufferingNewest(10_000))
         events = stream
         fanout = continuation
         Task { [weak self] in
             for await delivery in deliveries {
                 guard let self, let (header, type) = try? VMI.decodeHeader(delivery.body) else { continue }
-                self.note(type, delivery.body)
+                if type == .siteEvent, let event = try? VMI.decode(SiteEvent.self, from: delivery.body).body {
+                    self.note(event)
+                }
                 self.fanout?.yield((header, type, delivery.body))
             }
         }
     }
 
-    /// Waits until the coordinator announces `vee` (by id) in one of `states`; `current` is what the caller already
-    /// knows (from a reply or a site report), so a state reached before the wait began still counts.
+    /// Waits until the coordinator announces `vee` (by id) in one of `states`. `current` is what the caller already
+    /// knows (from a reply), so a state reached before the wait began still counts.
     public func wait(for vee: String, toReach states: Set<VEEState>, current: VEEState? = nil,
                      timeout: Duration = .seconds(60)) async throws -> VEEState {
+        let event = try await wait(timeout: timeout,
+                                   what: "VEE \(vee) reaching \(states.map(\.rawValue).sorted().joined(separator: "/"))") {
+            history in
+            let last = history.last { $0.vee == vee && $0.state != nil && $0.kind != .veePlaced }?.state ?? current
+            guard let last, states.contains(last) else { return nil }
+            return SiteEvent(kind: .veeStateChanged, vee: vee, state: last, message: "")
+        } matching: { event in
+            event.vee == vee && event.kind != .veePlaced && event.state.map(states.contains) == true
+        }
+        return event.state!
+    }
+
+    /// Waits until the coordinator announces host `host` up or down.
+    public func wait(forHost host: String, up: Bool, timeout: Duration = .seconds(60)) async throws {
+        let kind: SiteEvent.Kind = up ? .hostUp : .hostDown
+        _ = try await wait(timeout: timeout, what: "host \(host) \(up ? "up" : "down")") { history in
+            history.last { $0.host == host && ($0.kind == .hostUp || $0.kind == .hostDown) && $0.vee == nil }
+                .flatMap { $0.kind == kind ? $0 : nil }
+        } matching: { $0.host == host && $0.kind == kind }
+    }
+
+    /// Waits for an event: `satisfied` looks at the history first (under the same lock that registers the waiter,
+    /// so nothing slips between), then `matching` at each new event.
+    public func wait(timeout: Duration, what: String, satisfied: @escaping @Sendable ([SiteEvent]) -> SiteEvent?,
+                     matching: @escaping @Sendable (SiteEvent) -> Bool) async throws -> SiteEvent {
         let id = UUID()
-        return try await withThrowingTaskGroup(of: VEEState.self) { group in
+        return try await withThrowingTaskGroup(of: SiteEvent.self) { group in
             group.addTask {
                 try await withCheckedThrowingContinuation { continuation in
-                    let done: VEEState? = self.lock.withLock {
-                        if let state = self.observed[vee] ?? current, states.contains(state) { return state }
-                        self.waiters.append((id, vee, states, continuation))
+                    let done: SiteEvent? = self.lock.withLock {
+                        if let event = satisfied(self.history) { return event }
+                        self.waiters.append((id, matching, continuation))
                         return nil
                     }
                     if let done { continuation.resume(returning: done) }
@@ -54,10 +83,8 @@ public final class SiteWatcher: @unchecked Sendable {
             }
             group.addTask {
                 try? await Task.sleep(for: timeout)
-                let last = self.lock.withLock { self.observed[vee] }
-                let error = VeemClientError.timedOut("VEE \(vee) reaching \(states.map(\.rawValue).sorted().joined(separator: "/"))"
-                    + " (last seen \(last?.rawValue ?? "nothing"))")
-                let waiter = self.lock.withLock { () -> CheckedContinuation<VEEState, Error>? in
+                let error = VeemClientError.timedOut(what)
+                let waiter = self.lock.withLock { () -> CheckedContinuation<SiteEvent, Error>? in
                     guard let index = self.waiters.firstIndex(where: { $0.id == id }) else { return nil }
                     return self.waiters.remove(at: index).continuation
                 }
@@ -69,17 +96,17 @@ public final class SiteWatcher: @unchecked Sendable {
         }
     }
 
-    private func note(_ type: MessageType, _ body: [UInt8]) {
-        guard type == .siteEvent, let event = try? VMI.decode(SiteEvent.self, from: body).body,
-              let vee = event.vee, let state = event.state, event.kind != .veePlaced
-        else { return }
-        let ready = lock.withLock { () -> [CheckedContinuation<VEEState, Error>] in
-            observed[vee] = state
-            let (matched, rest) = (waiters.filter { $0.vee == vee && $0.states.contains(state) },
-                                   waiters.filter { !($0.vee == vee && $0.states.contains(state)) })
-            waiters = rest
+    /// Every event seen so far, oldest first.
+    public var seen: [SiteEvent] { lock.withLock { history } }
+
+    private func note(_ event: SiteEvent) {
+        let ready = lock.withLock { () -> [CheckedContinuation<SiteEvent, Error>] in
+            history.append(event)
+            if history.count > 10_000 { history.removeFirst(history.count - 10_000) }
+            let matched = waiters.filter { $0.matches(event) }
+            waiters.removeAll { $0.matches(event) }
             return matched.map(\.continuation)
         }
-        ready.forEach { $0.resume(returning: state) }
+        ready.forEach { $0.resume(returning: event) }
     }
 }

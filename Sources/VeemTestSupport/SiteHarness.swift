@@ -1,0 +1,114 @@
+import Agent
+import Coordinator
+import Foundation
+import Hypervisor
+import Inventory
+import Logging
+import Messaging
+import VeemClient
+import VMI
+
+/// A whole site in one process on a fresh vhost: a coordinator, any number of agents (each on its own libvirt URI),
+/// and a client with a watcher. Services run as tasks; stopping one cancels it and drops its broker connection, as
+/// the death of its process would.
+public final class SiteHarness: @unchecked Sendable {
+    public let broker: TestBroker
+    public let directory: String
+    public let heartbeat: Duration
+    public let imageDirectory: String
+    public private(set) var client: VeemClient!
+    public private(set) var watcher: SiteWatcher!
+    private let lock = NSLock()
+    private var coordinator: (Task<Void, Error>, AMQPConnection)?
+    private var agents: [String: (Task<Void, Error>, AMQPConnection)] = [:]
+    let logger: Logger
+
+    /// `images` are the image descriptions every agent offers (by default one named `tiny` with no files, which
+    /// the test driver accepts).
+    public init(label: String = "test", heartbeat: Duration = .milliseconds(300),
+                images: [GuestImage] = [GuestImage(name: "tiny")]) async throws {
+        broker = try TestBroker.fresh(label: label)
+        directory = NSTemporaryDirectory() + "veem-\(broker.vhost)"
+        imageDirectory = directory + "/images"
+        self.heartbeat = heartbeat
+        var logger = Logger(label: "veem.test")
+        logger.logLevel = ProcessInfo.processInfo.environment["VEEM_TEST_LOG"].flatMap { Logger.Level(rawValue: $0) } ?? .critical
+        self.logger = logger
+        try FileManager.default.createDirectory(atPath: imageDirectory, withIntermediateDirectories: true)
+        for image in images {
+            try JSONEncoder().encode(image).write(to: URL(fileURLWithPath: "\(imageDirectory)/\(image.name).json"))
+        }
+        let connection = AMQPConnection(configuration: broker.configuration(name: "test-client"), logger: logger)
+        client = VeemClient(connection: connection, sender: "test")
+        try await client.start()
+        watcher = try await SiteWatcher.start(connection)
+    }
+
+    public var databasePath: String { directory + "/coordinator.sqlite" }
+
+    /// Starts a coordinator on the site's database and waits until it serves.
+    public func startCoordinator(shutdownTimeout: Duration = .seconds(5)) async throws {
+        let connection = AMQPConnection(configuration: broker.configuration(name: "coordinator"), logger: logger)
+        let service = CoordinatorService(
+            configuration: CoordinatorConfiguration(databasePath: databasePath, heartbeatInterval: heartbeat,
+                                                    shutdownTimeout: shutdownTimeout),
+            inventory: try Inventory(path: databasePath), connection: connection, logger: logger,
+            onReady: { _ in })
+        let task = Task { try await service.run() }
+        lock.withLock { coordinator = (task, connection) }
+        // Ready when it answers.
+        _ = try await client.site()
+    }
+
+    public func stopCoordinator() async {
+        guard let (task, connection) = lock.withLock({ coordinator }) else { return }
+        task.cancel()
+        connection.close()
+        _ = await task.result
+        lock.withLock { coordinator = nil }
+    }
+
+    /// Starts an agent for `host` on `driver` and waits until the coordinator has it up.
+    public func startAgent(_ host: String, driver: any HypervisorDriver, bootTimeout: Duration = .seconds(120),
+                           domainType: String = "auto") async throws {
+        let connection = AMQPConnection(configuration: broker.configuration(name: "agent-\(host)"), logger: logger)
+        let configuration = AgentConfiguration(
+            host: host, libvirtURI: "", domainType: domainType, imageDirectory: imageDirectory,
+            stateDirectory: "\(directory)/\(host)", heartbeatInterval: heartbeat, metricsInterval: heartbeat,
+            bootTimeout: bootTimeout)
+        let agent = AgentService(configuration: configuration, driver: driver, connection: connection, logger: logger)
+        let registrations = watcher.seen.filter { $0.host == host && $0.kind == .hostUp }.count
+        let task = Task { try await agent.run() }
+        lock.withLock { agents[host] = (task, connection) }
+        _ = try await watcher.wait(timeout: .seconds(60), what: "host \(host) registered") { history in
+            history.filter { $0.host == host && $0.kind == .hostUp }.count > registrations ? history.last : nil
+        } matching: { $0.host == host && $0.kind == .hostUp }
+    }
+
+    /// Stops an agent at once, mid-flight: its unacked commands go back to its queue.
+    public func killAgent(_ host: String) async {
+        guard let (task, connection) = lock.withLock({ agents.removeValue(forKey: host) }) else { return }
+        connection.close()
+        task.cancel()
+        _ = await task.result
+    }
+
+    public func shutdown() async {
+        for host in lock.withLock({ Array(agents.keys) }) { await killAgent(host) }
+        await stopCoordinator()
+        client.stop()
+        broker.delete()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// Waits for a VEE (by id) to be observed in `state`; FAILED ends the wait with an error.
+    @discardableResult
+    public func expect(_ vee: VEEView, _ state: VEEState, timeout: Duration = .seconds(30)) async throws -> VEEState {
+        let reached = try await watcher.wait(for: vee.id, toReach: [state, .failed], timeout: timeout)
+        if reached != state {
+            let now = try await client.site().vees.first { $0.id == vee.id }
+            throw TestSupportError("\(vee.spec.name) reached \(reached.rawValue): \(now?.lastError ?? "no error")")
+        }
+        return reached
+    }
+}

@@ -1,0 +1,115 @@
+import Foundation
+import Testing
+@testable import VMI
+
+@Suite struct EnvelopeTests {
+    static let sentAt = Date(timeIntervalSince1970: 1_795_000_000.5)
+
+    func roundTrip<Body: VMIBody & Equatable>(_ body: Body) throws {
+        let envelope = Envelope(body: body, sender: "test", correlationId: "c-1", sentAt: Self.sentAt)
+        let bytes = VMI.encode(envelope)
+        let (header, type) = try VMI.decodeHeader(bytes)
+        #expect(type == Body.messageType)
+        #expect(header.id == envelope.id)
+        #expect(header.correlationId == "c-1")
+        #expect(header.sentAt == Self.sentAt)
+        let decoded = try VMI.decode(Body.self, from: bytes)
+        #expect(decoded.body == body)
+        #expect(decoded.v == VMI.version)
+    }
+
+    @Test func everyMessageRoundTrips() throws {
+        let spec = VEESpec(name: "web1", cpus: 2, memoryMiB: 512, diskGiB: 3, image: "tiny", networks: ["red"])
+        let view = VEEView(id: "v-1", spec: spec, host: "h1", desired: .active, observed: .booting,
+                           lastError: nil, generation: 2, updatedAt: Self.sentAt)
+        let host = HostView(id: "h1", hypervisor: "QEMU 7.2.0", domainType: "qemu",
+                            capacity: Resources(cpus: 2, memoryMiB: 2048, diskGiB: 10), allocated: spec.resources,
+                            state: .up, lastHeartbeat: Self.sentAt, images: ["tiny"])
+        try roundTrip(InitializeVEE(vee: spec))
+        try roundTrip(SubmitVEEs(vees: [spec, spec]))
+        for action in VEEAction.allCases { try roundTrip(VEEUpdate(vee: "web1", action: action)) }
+        try roundTrip(MonitoringInformation(vee: "web1"))
+        try roundTrip(MonitoringInformation())
+        try roundTrip(PutMonitoringInformation(vee: "web1", kpis: ["RequestPerSecond": 1200], measuredAt: Self.sentAt))
+        try roundTrip(SiteMonitoringInformation())
+        try roundTrip(VEEsAccepted(vees: [view]))
+        try roundTrip(ErrorReply(VMIError(code: .unknownVEE, field: "vee", message: "no such VEE")))
+        try roundTrip(MonitoringReport(vees: [VEEMonitoring(vee: "v-1", name: "web1", metrics: ["cpu.load": 0.5],
+                                                            kpis: ["Users": 10], updatedAt: Self.sentAt)]))
+        try roundTrip(SiteReport(site: "site1", hosts: [host], vees: [view]))
+        try roundTrip(SiteEvent(kind: .hostDown, host: "h1", message: "gone"))
+        try roundTrip(HostRegistration(host: "h1", hypervisor: "Test 0.0.2", domainType: "test",
+                                       capacity: host.capacity, images: ["tiny"],
+                                       vees: [VEEObservation(vee: "v-1", state: .active)]))
+        try roundTrip(Heartbeat(host: "h1", sequence: 7, runningDomains: 3))
+        try roundTrip(VEEStateReport(host: "h1", observation: VEEObservation(vee: "v-1", state: .failed,
+                                                                            error: "boom", spontaneous: true)))
+        try roundTrip(VEEMetrics(host: "h1", samples: ["v-1": ["cpu.load": 0.25]]))
+        try roundTrip(ConvergeVEE(vee: "v-1", spec: spec, desired: .suspended, generation: 4, shutdownTimeout: 30))
+    }
+
+    /// The wire format is a contract: these files are what older and newer peers send.
+    @Test(arguments: ["SubmitVEEs", "VEEUpdate", "ConvergeVEE", "ErrorReply", "HostRegistration"])
+    func goldenFixturesDecodeAndReencodeByteForByte(name: String) throws {
+        let url = try #require(Bundle.module.url(forResource: "Fixtures/\(name)", withExtension: "json"))
+        let text = try String(contentsOf: url, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let bytes = Array(text.utf8)
+        let (_, type) = try VMI.decodeHeader(bytes)
+        #expect(type.rawValue == name)
+        func reencode<Body: VMIBody>(_: Body.Type) throws -> String {
+            let envelope = try VMI.decode(Body.self, from: bytes)
+            return String(decoding: VMI.encode(envelope), as: UTF8.self)
+        }
+        let again: String
+        switch type {
+        case .submitVEEs: again = try reencode(SubmitVEEs.self)
+        case .veeUpdate: again = try reencode(VEEUpdate.self)
+        case .convergeVEE: again = try reencode(ConvergeVEE.self)
+        case .errorReply: again = try reencode(ErrorReply.self)
+        case .hostRegistration: again = try reencode(HostRegistration.self)
+        default: Issue.record("no fixture for \(type)"); return
+        }
+        #expect(again.replacingOccurrences(of: "\"correlationId\":null,", with: "")
+                    == text.replacingOccurrences(of: "\"correlationId\":null,", with: ""))
+    }
+
+    @Test func aReaderIgnoresFieldsAddedLater() throws {
+        let text = #"{"v":1,"type":"VEEUpdate","id":"x","sentAt":"2026-11-26T10:00:00Z","sender":"s","#
+            + #""future":{"a":1},"body":{"vee":"web1","action":"PAUSE","priority":"high"}}"#
+        let envelope = try VMI.decode(VEEUpdate.self, from: Array(text.utf8))
+        #expect(envelope.body == VEEUpdate(vee: "web1", action: .pause))
+    }
+
+    @Test func malformedEnvelopesAreRefusedWithTheReason() {
+        func refusal(_ text: String) -> VMIError? {
+            do {
+                _ = try VMI.decodeHeader(Array(text.utf8))
+                return nil
+            } catch {
+                return error
+            }
+        }
+        #expect(refusal("not json")?.code == .malformedMessage)
+        let missing = refusal(#"{"v":1,"id":"x","sentAt":"2026-11-26T10:00:00Z","sender":"s"}"#)
+        #expect(missing?.code == .malformedMessage)
+        #expect(missing?.message.contains("'type'") == true)
+        let future = refusal(#"{"v":99,"type":"VEEUpdate","id":"x","sentAt":"2026-11-26T10:00:00Z","sender":"s"}"#)
+        #expect(future?.code == .unsupportedVersion)
+        #expect(future?.field == "v")
+        let unknown = refusal(#"{"v":1,"type":"Teleport","id":"x","sentAt":"2026-11-26T10:00:00Z","sender":"s"}"#)
+        #expect(unknown?.code == .unknownMessageType)
+        #expect(unknown?.message.contains("Teleport") == true)
+    }
+
+    @Test func aBodyOfTheWrongShapeNamesTheField() {
+        let text = #"{"v":1,"type":"VEEUpdate","id":"x","sentAt":"2026-11-26T10:00:00Z","sender":"s","#
+            + #""body":{"vee":"web1","action":"EXPLODE"}}"#
+        #expect(throws: VMIError.self) { try VMI.decode(VEEUpdate.self, from: Array(text.utf8)) }
+        do {
+            _ = try VMI.decode(VEEUpdate.self, from: Array(text.utf8))
+        } catch {
+            #expect(error.code == .malformedMessage)
+            #expect(error.message.contains("body.action"))
+        }
+    }
+}
