@@ -176,6 +176,7 @@ public final class AgentService: Service {
                 if let memory = fields["balloon.current"] { metrics["memory.actualKiB"] = memory }
                 if let rss = fields["balloon.rss"] { metrics["memory.rssKiB"] = rss }
                 if let vcpus = fields["vcpu.current"] { metrics["vcpu.current"] = vcpus }
+                if let state = fields["state.state"] { metrics["libvirt.state"] = state }
                 samples[vee] = metrics
             }
             guard !samples.isEmpty else { continue }

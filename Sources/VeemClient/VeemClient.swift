@@ -42,26 +42,30 @@ public final class VeemClient: @unchecked Sendable {
     /// (the coordinator answers a repeated id with its recorded reply).
     public func requestRaw<Body: VMIBody>(_ body: Body, id: String = UUID().uuidString.lowercased(),
                                           timeout: Duration = .seconds(30)) async throws -> [UInt8] {
-        let envelope = Envelope(body: body, sender: sender, id: id)
-        return try await withThrowingTaskGroup(of: [UInt8].self) { group in
+        try await requestBytes(VMI.encode(Envelope(body: body, sender: sender, id: id)), id: id,
+                               what: Body.messageType.rawValue, timeout: timeout)
+    }
+
+    /// Sends any bytes as a request with message id `id` and waits for the reply that names it. Tools and tests
+    /// use it to send what the typed API cannot (malformed messages, other versions).
+    public func requestBytes(_ bytes: [UInt8], id: String, what: String = "request",
+                             timeout: Duration = .seconds(30)) async throws -> [UInt8] {
+        try await withThrowingTaskGroup(of: [UInt8].self) { group in
             group.addTask {
                 try await withCheckedThrowingContinuation { continuation in
                     self.lock.withLock { self.waiting[id] = continuation }
-                    Task {
-                        do {
-                            try await self.connection.send(envelope, exchange: Topology.requestsExchange,
-                                                           routingKey: Topology.requestsKey, replyTo: self.replyQueue,
-                                                           mandatory: true)
-                        } catch {
-                            self.fail(id, with: error)
-                        }
+                    self.connection.post(exchange: Topology.requestsExchange, routingKey: Topology.requestsKey,
+                                         body: bytes,
+                                         properties: MessageProperties(messageId: id, replyTo: self.replyQueue),
+                                         mandatory: true) { result in
+                        if case .failure(let error) = result { self.fail(id, with: error) }
                     }
                 }
             }
             group.addTask {
-                try await Task.sleep(for: timeout)
-                self.fail(id, with: VeemClientError.timedOut(Body.messageType.rawValue))
-                throw VeemClientError.timedOut(Body.messageType.rawValue)
+                try? await Task.sleep(for: timeout)
+                self.fail(id, with: VeemClientError.timedOut(what))
+                throw VeemClientError.timedOut(what)
             }
             let reply = try await group.next()!
             group.cancelAll()

@@ -49,15 +49,20 @@ public final class SiteHarness: @unchecked Sendable {
     /// Starts a coordinator on the site's database and waits until it serves.
     public func startCoordinator(shutdownTimeout: Duration = .seconds(5)) async throws {
         let connection = AMQPConnection(configuration: broker.configuration(name: "coordinator"), logger: logger)
+        let (ready, signal) = AsyncStream.makeStream(of: Void.self)
         let service = CoordinatorService(
             configuration: CoordinatorConfiguration(databasePath: databasePath, heartbeatInterval: heartbeat,
                                                     shutdownTimeout: shutdownTimeout),
             inventory: try Inventory(path: databasePath), connection: connection, logger: logger,
-            onReady: { _ in })
-        let task = Task { try await service.run() }
+            onReady: { _ in signal.finish() })
+        let task = Task {
+            defer { signal.finish() }
+            try await service.run()
+        }
         lock.withLock { coordinator = (task, connection) }
-        // Ready when it answers.
-        _ = try await client.site()
+        for await _ in ready {}
+        // A coordinator that failed to start has ended its task by now.
+        if task.isCancelled { throw TestSupportError("coordinator did not start") }
     }
 
     public func stopCoordinator() async {

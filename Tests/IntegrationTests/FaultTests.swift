@@ -1,0 +1,123 @@
+import Foundation
+import Hypervisor
+import Messaging
+import Testing
+import VeemClient
+import VeemTestSupport
+import VMI
+
+@Suite struct FaultTests {
+    @Test func twoAgentsEachGetTheirOwnVEEs() async throws {
+        try await withSite { site in
+            let first = try await sharedTestDriver()    // 3 GiB
+            let second = try await privateTestDriver()  // 4 GiB
+            let a = "a-" + uniqueHost(), b = "b-" + uniqueHost()
+            try await site.startCoordinator()
+            try await site.startAgent(a, driver: first)
+            try await site.startAgent(b, driver: second)
+            // First fit: the first fills host a; the second no longer fits there.
+            let vees = try await site.client.submit([vee("big1", memoryMiB: 2048), vee("big2", memoryMiB: 2048)])
+            #expect(vees.map(\.host) == [a, b])
+            for view in vees { try await site.expect(view, .defined) }
+            #expect(try await first.ownedDomains(host: a).map(\.vee) == [vees[0].id])
+            #expect(try await second.ownedDomains(host: b).map(\.vee) == [vees[1].id])
+            #expect(try await second.status(of: vees[0].id) == nil)
+            let hosts = try await site.client.site().hosts
+            #expect(hosts.map(\.allocated.memoryMiB) == [2048, 2048])
+        }
+    }
+
+    @Test func aKilledAgentAdoptsItsDomainsAfterRestartWithoutDuplicates() async throws {
+        try await withSite { site in
+            let before = try await sharedTestDriver()
+            let host = uniqueHost()
+            try await site.startCoordinator()
+            try await site.startAgent(host, driver: before)
+            let vees = try await site.client.submit((1...4).map { vee("w\($0)") })
+            for view in vees { try await site.expect(view, .defined) }
+
+            // Commands in flight when the agent dies: they stay in its durable queue.
+            for view in vees { _ = try await site.client.update(view.id, .activate) }
+            await site.killAgent(host)
+            // And work that arrives while it is dead.
+            let late = try await site.client.submit([vee("late1")])
+
+            let after = try await sharedTestDriver()
+            try await site.startAgent(host, driver: after)
+            for view in vees { try await site.expect(view, .active) }
+            try await site.expect(late[0], .defined)
+            let owned = try await after.ownedDomains(host: host)
+            #expect(owned.count == 5)
+            #expect(Set(owned.map(\.vee)) == Set((vees + late).map(\.id)))
+            #expect(owned.filter { $0.status == .running }.count == 4)
+            _ = before  // kept open: test:///default lives while a connection does
+        }
+    }
+
+    @Test func pendingWorkCompletesAfterACoordinatorRestart() async throws {
+        try await withSite { site in
+            let driver = try await sharedTestDriver()
+            try await site.startCoordinator()
+            try await site.startAgent(uniqueHost(), driver: driver)
+            let web = try await site.client.initialize(vee("web1"))
+            try await site.expect(web, .defined)
+            await site.stopCoordinator()
+
+            // Sent while no coordinator runs: it waits in the durable request queue.
+            async let accepted = site.client.update("web1", .activate)
+            try await site.startCoordinator()
+            #expect(try await accepted.desired == .active)
+            try await site.expect(web, .active)
+            #expect(try await driver.status(of: web.id) == .running)
+        }
+    }
+
+    @Test func aRepeatedRequestIsAnsweredOnceAndChangesNothing() async throws {
+        try await withSite { site in
+            let driver = try await sharedTestDriver()
+            try await site.startCoordinator()
+            try await site.startAgent(uniqueHost(), driver: driver)
+            let id = UUID().uuidString.lowercased()
+            let first = try await site.client.requestRaw(SubmitVEEs(vees: [vee("once")]), id: id)
+            let second = try await site.client.requestRaw(SubmitVEEs(vees: [vee("once")]), id: id)
+            let a = try VMI.decode(VEEsAccepted.self, from: first).body
+            let b = try VMI.decode(VEEsAccepted.self, from: second).body
+            #expect(a.vees.map(\.id) == b.vees.map(\.id))
+            #expect(try await site.client.site().vees.count == 1)
+        }
+    }
+
+    @Test func aDroppedBrokerConnectionIsReestablishedAndNothingIsLost() async throws {
+        try await withSite { site in
+            let driver = try await sharedTestDriver()
+            try await site.startCoordinator()
+            try await site.startAgent(uniqueHost(), driver: driver)
+            let web = try await site.client.initialize(vee("web1"))
+            try await site.expect(web, .defined)
+            let connections = site.client.connection.connectionCount
+
+            try site.broker.closeAllConnections()
+            await site.client.connection.waitUntilConnected()
+            #expect(try await eventually { site.client.connection.connectionCount > connections })
+            _ = try await site.client.update("web1", .activate)
+            try await site.expect(web, .active)
+            #expect(try await driver.status(of: web.id) == .running)
+        }
+    }
+
+    @Test func aSilentHostIsMarkedDownAndComesBack() async throws {
+        try await withSite { site in
+            let driver = try await sharedTestDriver()
+            let host = uniqueHost()
+            try await site.startCoordinator()
+            try await site.startAgent(host, driver: driver)
+            await site.killAgent(host)
+            try await site.watcher.wait(forHost: host, up: false, timeout: .seconds(10))
+            #expect(try await site.client.site().hosts.first?.state == .down)
+            // Nothing can be placed on a host that is down.
+            await #expect(throws: VeemClientError.self) { try await site.client.initialize(vee("nowhere")) }
+            try await site.startAgent(host, driver: driver)
+            #expect(try await site.client.site().hosts.first?.state == .up)
+        }
+    }
+}

@@ -1,0 +1,51 @@
+import Foundation
+import Hypervisor
+import VeemTestSupport
+import VMI
+
+/// Runs `body` against a fresh site (own vhost, own database) and always tears it down.
+func withSite<T>(heartbeat: Duration = .milliseconds(300),
+                 _ body: (SiteHarness) async throws -> T) async throws -> T {
+    let site = try await SiteHarness(heartbeat: heartbeat)
+    do {
+        let result = try await body(site)
+        await site.shutdown()
+        return result
+    } catch {
+        await site.shutdown()
+        throw error
+    }
+}
+
+/// A host id no other test uses (the test:///default hypervisor is shared by the whole process).
+func uniqueHost(_ prefix: String = "h") -> String { "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())" }
+
+/// libvirt's shared in-process test hypervisor (16 CPUs, 3 GiB per libvirt).
+func sharedTestDriver() async throws -> LibvirtDriver {
+    try await LibvirtDriver.open(uri: "test:///default",
+                                 diskDirectory: NSTemporaryDirectory() + "veem-it-disks")
+}
+
+/// A test hypervisor of its own: 8 CPUs, 4 GiB, no domains.
+func privateTestDriver() async throws -> LibvirtDriver {
+    let path = NSTemporaryDirectory() + "veem-node-\(UUID().uuidString).xml"
+    try """
+    <node><cpu><mhz>2000</mhz><model>x86_64</model><nodes>1</nodes><sockets>1</sockets><cores>8</cores>\
+    <threads>1</threads></cpu><memory>4194304</memory></node>
+    """.write(toFile: path, atomically: true, encoding: .utf8)
+    return try await LibvirtDriver.open(uri: "test://\(path)", diskDirectory: NSTemporaryDirectory() + "veem-it-disks")
+}
+
+func vee(_ name: String, memoryMiB: Int = 64, cpus: Int = 1) -> VEESpec {
+    VEESpec(name: name, cpus: cpus, memoryMiB: memoryMiB, diskGiB: 1, image: "tiny")
+}
+
+/// Waits for a condition that has no event of its own (metrics), asking again until `timeout`.
+func eventually(timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async throws -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    return false
+}
