@@ -23,8 +23,8 @@ public enum DomainXML {
             devices += "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
                 + "<source file='\(escape(diskPath))'/><target dev='vda' bus='virtio'/></disk>"
         }
-        devices += "<serial type='file'><source path='\(escape(consolePath))'/><target port='0'/></serial>"
-        devices += "<console type='file'><source path='\(escape(consolePath))'/><target type='serial' port='0'/></console>"
+        devices += "<serial type='file'><source path='\(escape(consolePath))' append='on'/><target port='0'/></serial>"
+        devices += "<console type='file'><source path='\(escape(consolePath))' append='on'/><target type='serial' port='0'/></console>"
         return """
             <domain type='\(escape(domainType))'>\
             <name>\(escape(domainName(record.vee)))</name>\

@@ -46,6 +46,9 @@ public final class SiteHarness: @unchecked Sendable {
 
     public var databasePath: String { directory + "/coordinator.sqlite" }
 
+    /// Where an agent of this harness writes a VEE's serial console.
+    public func consolePath(host: String, vee: String) -> String { "\(directory)/\(host)/consoles/\(vee).log" }
+
     /// Starts a coordinator on the site's database and waits until it serves.
     public func startCoordinator(shutdownTimeout: Duration = .seconds(5)) async throws {
         let connection = AMQPConnection(configuration: broker.configuration(name: "coordinator"), logger: logger)
