@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Runs veem's whole test suite on this host (as root): unit tests, integration tests on a real RabbitMQ and the
+# libvirt test driver, and the system test that boots a real TCG guest on qemu:///system.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+Packaging/setup-host.sh
+export VEEM_IMAGE_DIR=${VEEM_IMAGE_DIR:-/var/lib/veem/images}
+Packaging/build-tiny-guest.sh "$VEEM_IMAGE_DIR"
+swift build --build-tests
+swift test --skip-build "$@"
