@@ -28,12 +28,8 @@ func sharedTestDriver() async throws -> LibvirtDriver {
 
 /// A test hypervisor of its own: 8 CPUs, 4 GiB, no domains.
 func privateTestDriver() async throws -> LibvirtDriver {
-    let path = NSTemporaryDirectory() + "veem-node-\(UUID().uuidString).xml"
-    try """
-    <node><cpu><mhz>2000</mhz><model>x86_64</model><nodes>1</nodes><sockets>1</sockets><cores>8</cores>\
-    <threads>1</threads></cpu><memory>4194304</memory></node>
-    """.write(toFile: path, atomically: true, encoding: .utf8)
-    return try await LibvirtDriver.open(uri: "test://\(path)", diskDirectory: NSTemporaryDirectory() + "veem-it-disks")
+    try await LibvirtDriver.open(uri: try TestNode.uri(cpus: 8, memoryMiB: 4096),
+                                 diskDirectory: NSTemporaryDirectory() + "veem-it-disks")
 }
 
 func vee(_ name: String, memoryMiB: Int = 64, cpus: Int = 1) -> VEESpec {
