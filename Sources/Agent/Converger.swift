@@ -31,13 +31,11 @@ struct Converger: Sendable {
         let record = DomainRecord(vee: vee, host: host, spec: command.spec, desired: command.desired,
                                   generation: command.generation)
         var status: DomainStatus
-        if let existing = try await driver.status(of: vee) {
+        if let (existing, recorded) = try await driver.inspect(vee) {
             // Commands may arrive out of order after a reconnect: an older generation is already superseded.
-            if let recorded = try await driver.record(of: vee), recorded.generation > command.generation {
-                return existing.veeState
-            }
+            if let recorded, recorded.generation > command.generation { return existing.veeState }
             // Record what we were told first: after a crash, the agent's restart converges to it.
-            try await driver.setRecord(record)
+            if recorded != record { try await driver.setRecord(record) }
             status = existing
         } else {
             try await define(record)

@@ -3,77 +3,94 @@ import Inventory
 import Messaging
 import VMI
 
-/// Reports from agents: registrations, heartbeats, observed states and metrics.
+/// Reports from agents: registrations, heartbeats, observed states and metrics, a batch per transaction.
 extension CoordinatorService {
     func consumeReports() async {
-        for await delivery in connection.consume(queue: Topology.reportsQueue, prefetch: 512) {
-            logger.debug("report", metadata: ["key": "\(delivery.routingKey)"])
+        let batches = connection.consumeBatches(queue: Topology.reportsQueue, prefetch: 512)
+        while let batch = await batches.next(limit: 256) {
+            let now = Date()
+            let outcomes: [Outcome]
             do {
-                try await handleReport(delivery.body)
+                outcomes = try await inventory.write { tx in
+                    batch.map { delivery in
+                        do {
+                            return try tx.isolated { try self.handleReport(delivery.body, tx, now) }
+                        } catch {
+                            self.logger.error("bad host report dropped",
+                                              metadata: ["error": "\(error)", "key": "\(delivery.routingKey)"])
+                            return Outcome()
+                        }
+                    }
+                }
             } catch {
-                logger.error("bad host report dropped", metadata: ["error": "\(error)",
-                                                                  "key": "\(delivery.routingKey)"])
+                logger.error("report batch not committed", metadata: ["error": "\(error)", "size": "\(batch.count)"])
+                batch.forEach { connection.reject($0, requeue: true) }
+                try? await Task.sleep(for: .seconds(1))
+                continue
             }
-            connection.ack(delivery)
+            outcomes.forEach(send)
+            batch.forEach(connection.ack)
         }
     }
 
-    func handleReport(_ body: [UInt8]) async throws {
+    func handleReport(_ body: [UInt8], _ tx: InventoryTransaction, _ now: Date) throws -> Outcome {
         let (_, type) = try VMI.decodeHeader(body)
-        let now = Date()
         switch type {
         case .hostRegistration:
-            let registration = try VMI.decode(HostRegistration.self, from: body).body
-            try await register(registration, at: now)
+            return try register(try VMI.decode(HostRegistration.self, from: body).body, tx, now)
         case .heartbeat:
-            let heartbeat = try VMI.decode(Heartbeat.self, from: body).body
-            if try await inventory.heartbeat(host: heartbeat.host, at: now) {
-                announce(SiteEvent(kind: .hostUp, host: heartbeat.host, message: "host \(heartbeat.host) is back"))
-                try await resendUnconverged(onHost: heartbeat.host)
-            }
+            let host = try VMI.decode(Heartbeat.self, from: body).body.host
+            guard try tx.heartbeat(host: host, at: now) else { return Outcome() }
+            // Back from DOWN: whatever it missed goes again.
+            return Outcome(commands: try tx.unconverged().filter { $0.host == host },
+                           events: [SiteEvent(kind: .hostUp, host: host, message: "host \(host) is back")])
         case .veeStateReport:
             let report = try VMI.decode(VEEStateReport.self, from: body).body
-            try await observe(report.observation, from: report.host, at: now)
+            return Outcome(events: try observe(report.observation, from: report.host, tx, now))
         case .veeMetrics:
             let metrics = try VMI.decode(VEEMetrics.self, from: body).body
             for (vee, values) in metrics.samples {
-                try await inventory.recordSamples(vee: vee, source: "metric", values: values, at: now)
+                try tx.recordSamples(vee: vee, source: "metric", values: values, at: now)
             }
+            return Outcome()
         default:
             throw VMIError(code: .unknownMessageType, field: "type", message: "\(type.rawValue) is not a host report")
         }
     }
 
     /// A host (re)started: record it, take its observations, and send whatever it lacks.
-    private func register(_ registration: HostRegistration, at now: Date) async throws {
+    private func register(_ registration: HostRegistration, _ tx: InventoryTransaction, _ now: Date) throws -> Outcome {
         let host = registration.host
-        try await inventory.register(registration, at: now)
-        announce(SiteEvent(kind: .hostUp, host: host, message: "host \(host) registered (\(registration.domainType))"))
+        try tx.register(registration, at: now)
+        var outcome = Outcome(events: [SiteEvent(kind: .hostUp, host: host,
+                                                 message: "host \(host) registered (\(registration.domainType))")])
         let reported = Dictionary(registration.vees.map { ($0.vee, $0) }, uniquingKeysWith: { $1 })
-        for observation in registration.vees { try await observe(observation, from: host, at: now) }
-        for vee in try await inventory.vees(onHost: host) {
+        for observation in registration.vees { outcome.events += try observe(observation, from: host, tx, now) }
+        let known = try tx.vees(onHost: host)
+        for vee in known {
             let observed = reported[vee.id]?.state
             if observed == nil && vee.desired == .destroyed {
-                _ = try await inventory.observe(VEEObservation(vee: vee.id, state: .destroyed), from: host, at: now)
+                _ = try tx.observe(VEEObservation(vee: vee.id, state: .destroyed), from: host, at: now)
             } else if observed != vee.desired {
-                command(vee)
+                outcome.commands.append(vee)
             }
         }
-        let known = Set(try await inventory.vees(onHost: host).map(\.id))
-        for unknown in reported.keys where !known.contains(unknown) {
+        for unknown in Set(reported.keys).subtracting(known.map(\.id)) {
             logger.warning("host has a VEE the inventory does not know; left alone",
                            metadata: ["host": "\(host)", "vee": "\(unknown)"])
         }
+        return outcome
     }
 
-    private func observe(_ observation: VEEObservation, from host: String, at now: Date) async throws {
-        guard var view = try await inventory.observe(observation, from: host, at: now) else { return }
-        if observation.spontaneous == true, let adopted = try await inventory.adoptObserved(view.id, at: now) {
+    private func observe(_ observation: VEEObservation, from host: String, _ tx: InventoryTransaction,
+                         _ now: Date) throws -> [SiteEvent] {
+        guard var view = try tx.observe(observation, from: host, at: now) else { return [] }
+        if observation.spontaneous == true, let adopted = try tx.adoptObserved(view.id, at: now) {
             view = adopted
         }
-        announce(SiteEvent(kind: observation.state == .failed ? .veeFailed : .veeStateChanged, host: host,
-                           vee: view.id, state: observation.state,
-                           message: "\(view.spec.name) is \(observation.state.rawValue)"
-                               + (observation.error.map { ": \($0)" } ?? "")))
+        return [SiteEvent(kind: observation.state == .failed ? .veeFailed : .veeStateChanged, host: host,
+                          vee: view.id, state: observation.state,
+                          message: "\(view.spec.name) is \(observation.state.rawValue)"
+                              + (observation.error.map { ": \($0)" } ?? ""))]
     }
 }

@@ -63,7 +63,7 @@ public final class CoordinatorService: Service {
     /// Re-sends commands for VEEs whose host has not reached the desired state (all hosts, or one).
     @discardableResult
     func resendUnconverged(onHost host: String?) async throws -> Int {
-        let pending = try await inventory.unconverged().filter { host == nil || $0.host == host }
+        let pending = try await inventory.read { try $0.unconverged() }.filter { host == nil || $0.host == host }
         pending.forEach(command)
         return pending.count
     }
@@ -74,7 +74,7 @@ public final class CoordinatorService: Service {
             try? await Task.sleep(for: interval)
             let cutoff = Date().addingTimeInterval(-(interval * configuration.missedHeartbeats).seconds)
             do {
-                for host in try await inventory.markHostsDown(silentSince: cutoff) {
+                for host in try await inventory.write({ try $0.markHostsDown(silentSince: cutoff) }) {
                     logger.warning("host down", metadata: ["host": "\(host)"])
                     announce(SiteEvent(kind: .hostDown, host: host, message: "host \(host) missed its heartbeats"))
                 }

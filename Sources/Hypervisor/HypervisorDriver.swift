@@ -68,6 +68,8 @@ public protocol HypervisorDriver: Sendable {
     func status(of vee: String) async throws -> DomainStatus?
     /// Defines (or redefines, while shut off) the domain from `xml`.
     func define(xml: String) async throws
+    /// Status and record of a VEE's domain in one call; nil when it has no domain.
+    func inspect(_ vee: String) async throws -> (status: DomainStatus, record: DomainRecord?)?
     /// The record on a VEE's domain; nil when there is no domain or it carries none.
     func record(of vee: String) async throws -> DomainRecord?
     /// Replaces the record on an existing domain (live and persistent).

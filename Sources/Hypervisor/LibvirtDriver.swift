@@ -89,6 +89,14 @@ public final class LibvirtDriver: HypervisorDriver {
         }
     }
 
+    public func inspect(_ vee: String) async throws -> (status: DomainStatus, record: DomainRecord?)? {
+        try await pool.run { () throws -> (status: DomainStatus, record: DomainRecord?)? in
+            guard let domain = try self.lookup(vee) else { return nil }
+            return (try domain.status(),
+                    domain.metadata(namespace: DomainXML.namespace).flatMap(DomainXML.record(fromMetadata:)))
+        }
+    }
+
     public func record(of vee: String) async throws -> DomainRecord? {
         try await pool.run { () throws -> DomainRecord? in
             try self.lookup(vee)?.metadata(namespace: DomainXML.namespace).flatMap(DomainXML.record(fromMetadata:))

@@ -3,8 +3,8 @@ import GRDB
 import VMI
 
 /// The site inventory: hosts, VEEs (desired and observed state), events, processed requests and the latest
-/// monitoring samples, in one SQLite file (WAL). Every write is one transaction, so a crash loses nothing that
-/// was acknowledged.
+/// monitoring samples, in one SQLite file (WAL). Work runs on GRDB's own queues, never on Swift's cooperative
+/// threads. Each `write` is one transaction, so a crash loses nothing that was acknowledged after it.
 public final class Inventory: Sendable {
     let database: DatabasePool
 
@@ -19,88 +19,111 @@ public final class Inventory: Sendable {
         try InventorySchema.migrator.migrate(database)
     }
 
+    /// Runs `body` in one write transaction: all of it commits, or none.
+    public func write<T: Sendable>(_ body: @escaping @Sendable (InventoryTransaction) throws -> T) async throws -> T {
+        try await database.write { db in try body(InventoryTransaction(db: db)) }
+    }
+
+    /// Runs `body` on a consistent snapshot.
+    public func read<T: Sendable>(_ body: @escaping @Sendable (InventoryTransaction) throws -> T) async throws -> T {
+        try await database.read { db in try body(InventoryTransaction(db: db)) }
+    }
+
     /// Names of the migrations applied, oldest first.
     public func appliedMigrations() async throws -> [String] {
         try await database.read { try InventorySchema.migrator.appliedMigrations($0) }
+    }
+}
+
+/// The inventory's operations inside one transaction (from `Inventory.write` or `read`).
+public struct InventoryTransaction {
+    let db: Database
+
+    /// Runs `body` in a savepoint: when it throws, what it wrote is undone and the error rethrown, while the
+    /// enclosing transaction goes on. One refused request in a batch changes nothing.
+    public func isolated<T>(_ body: () throws -> T) throws -> T {
+        var result: Result<T, Error>!
+        try db.inSavepoint {
+            result = Result { try body() }
+            if case .failure = result { return .rollback }
+            return .commit
+        }
+        return try result.get()
+    }
+
+    /// Statements are compiled once per connection: the coordinator runs the same few at high rates.
+    func execute(sql: String, arguments: StatementArguments = []) throws {
+        try db.cachedStatement(sql: sql).execute(arguments: arguments)
+    }
+
+    func fetchVEE(sql: String, arguments: StatementArguments = []) throws -> VEERow? {
+        try VEERow.fetchOne(db.cachedStatement(sql: sql), arguments: arguments)
+    }
+
+    func fetchVEEs(sql: String, arguments: StatementArguments = []) throws -> [VEERow] {
+        try VEERow.fetchAll(db.cachedStatement(sql: sql), arguments: arguments)
     }
 
     // MARK: Requests (idempotency)
 
     /// The reply already sent for request `id`, if it was processed before (a re-delivery).
-    public func reply(forRequest id: String) async throws -> [UInt8]? {
-        try await database.read { db in
-            try Data.fetchOne(db, sql: "SELECT reply FROM requests WHERE id = ?", arguments: [id]).map { Array($0) }
-        }
+    public func reply(forRequest id: String) throws -> [UInt8]? {
+        try Data.fetchOne(db.cachedStatement(sql: "SELECT reply FROM requests WHERE id = ?"), arguments: [id])
+            .map { Array($0) }
     }
 
     /// Records the reply to request `id`, so a re-delivered request gets the same answer and changes nothing.
-    public func recordReply(_ reply: [UInt8], forRequest id: String, at date: Date) async throws {
-        try await database.write { db in try Self.recordReply(reply, forRequest: id, at: date, db) }
-    }
-
-    static func recordReply(_ reply: [UInt8], forRequest id: String, at date: Date, _ db: Database) throws {
-        try db.execute(sql: "INSERT OR REPLACE INTO requests (id, reply, at) VALUES (?, ?, ?)",
+    public func recordReply(_ reply: [UInt8], forRequest id: String, at date: Date) throws {
+        try execute(sql: "INSERT OR REPLACE INTO requests (id, reply, at) VALUES (?, ?, ?)",
                        arguments: [id, Data(reply), date])
     }
 
     // MARK: Events
 
-    public func appendEvent(_ event: SiteEvent, at date: Date) async throws {
-        try await database.write { db in try Self.insert(event, at: date, db) }
+    public func appendEvent(_ event: SiteEvent, at date: Date) throws {
+        try execute(sql: "INSERT INTO events (at, kind, host, vee, state, message) VALUES (?, ?, ?, ?, ?, ?)",
+                       arguments: [date, event.kind.rawValue, event.host, event.vee, event.state?.rawValue,
+                                   event.message])
     }
 
     /// The most recent events, oldest first.
-    public func events(limit: Int = 100) async throws -> [(Date, SiteEvent)] {
-        try await database.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT * FROM (SELECT * FROM events ORDER BY seq DESC LIMIT ?) ORDER BY seq
-                """, arguments: [limit]).map { row in
-                (row["at"], SiteEvent(kind: SiteEvent.Kind(rawValue: row["kind"]) ?? .veeStateChanged,
-                                      host: row["host"], vee: row["vee"],
-                                      state: (row["state"] as String?).flatMap(VEEState.init(rawValue:)),
-                                      message: row["message"]))
-            }
+    public func events(limit: Int = 100) throws -> [SiteEvent] {
+        try Row.fetchAll(db, sql: "SELECT * FROM (SELECT * FROM events ORDER BY seq DESC LIMIT ?) ORDER BY seq",
+                         arguments: [limit]).map { row in
+            SiteEvent(kind: SiteEvent.Kind(rawValue: row["kind"]) ?? .veeStateChanged, host: row["host"],
+                      vee: row["vee"], state: (row["state"] as String?).flatMap(VEEState.init(rawValue:)),
+                      message: row["message"])
         }
-    }
-
-    static func insert(_ event: SiteEvent, at date: Date, _ db: Database) throws {
-        try db.execute(sql: "INSERT INTO events (at, kind, host, vee, state, message) VALUES (?, ?, ?, ?, ?, ?)",
-                       arguments: [date, event.kind.rawValue, event.host, event.vee, event.state?.rawValue,
-                                   event.message])
     }
 
     // MARK: Monitoring samples
 
     /// Stores the latest value of each metric (`source` = "metric") or KPI (`source` = "kpi") of a VEE.
-    public func recordSamples(vee: String, source: String, values: [String: Double], at date: Date) async throws {
-        try await database.write { db in
-            for (name, value) in values {
-                try db.execute(sql: """
-                    INSERT INTO samples (vee, source, name, value, at) VALUES (?, ?, ?, ?, ?)
-                    ON CONFLICT (vee, source, name) DO UPDATE SET value = excluded.value, at = excluded.at
-                    """, arguments: [vee, source, name, value, date])
-            }
+    public func recordSamples(vee: String, source: String, values: [String: Double], at date: Date) throws {
+        for (name, value) in values {
+            try execute(sql: """
+                INSERT INTO samples (vee, source, name, value, at) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (vee, source, name) DO UPDATE SET value = excluded.value, at = excluded.at
+                """, arguments: [vee, source, name, value, date])
         }
     }
 
-    /// The latest samples of one VEE, or of all when `vee` is nil.
-    public func monitoring(vee: String?) async throws -> [VEEMonitoring] {
-        try await database.read { db in
-            let vees = try VEERow.fetchAll(db, sql: "SELECT * FROM vees WHERE (? IS NULL OR id = ?) ORDER BY name",
-                                           arguments: [vee, vee])
-            return try vees.map { row in
-                var report = VEEMonitoring(vee: row.id, name: row.name, metrics: [:], kpis: [:], updatedAt: nil)
-                for sample in try Row.fetchAll(db, sql: "SELECT * FROM samples WHERE vee = ?", arguments: [row.id]) {
-                    let at: Date = sample["at"]
-                    if (sample["source"] as String) == "kpi" {
-                        report.kpis[sample["name"]] = sample["value"]
-                    } else {
-                        report.metrics[sample["name"]] = sample["value"]
-                    }
-                    report.updatedAt = max(report.updatedAt ?? at, at)
+    /// The latest samples of one VEE (by id), or of all when `vee` is nil.
+    public func monitoring(vee: String?) throws -> [VEEMonitoring] {
+        let vees = try fetchVEEs(sql: "SELECT * FROM vees WHERE (? IS NULL OR id = ?) ORDER BY name",
+                                       arguments: [vee, vee])
+        return try vees.map { row in
+            var report = VEEMonitoring(vee: row.id, name: row.name, metrics: [:], kpis: [:], updatedAt: nil)
+            for sample in try Row.fetchAll(db, sql: "SELECT * FROM samples WHERE vee = ?", arguments: [row.id]) {
+                let at: Date = sample["at"]
+                if (sample["source"] as String) == "kpi" {
+                    report.kpis[sample["name"]] = sample["value"]
+                } else {
+                    report.metrics[sample["name"]] = sample["value"]
                 }
-                return report
+                report.updatedAt = max(report.updatedAt ?? at, at)
             }
+            return report
         }
     }
 }

@@ -115,7 +115,7 @@ extension AMQPConnection {
             return
         case .delivery(let tag, let delivery):
             if let consumer = lock.withLock({ consumers[tag] }) {
-                consumer.continuation.yield(delivery)
+                consumer.deliver(delivery)
             } else if let session {
                 // Its consumer went away: let another have it.
                 try session.nack(tag: delivery.tag, requeue: true)
@@ -189,7 +189,7 @@ extension AMQPConnection {
         work.forEach { $0.fail(MessagingError.closed) }
         unconfirmed.values.forEach { $0.completion(.failure(MessagingError.closed)) }
         unconfirmed.removeAll()
-        consumers.forEach { $0.continuation.finish() }
+        consumers.forEach { $0.finish() }
         waiters.forEach { $0.resume() }
     }
 }

@@ -77,15 +77,35 @@ public final class AMQPConnection: @unchecked Sendable {
     /// With `noAck`, the broker forgets each message once sent (for watchers that may lose messages).
     public func consume(queue: String, prefetch: UInt16 = 100, noAck: Bool = false) -> AsyncStream<Delivery> {
         let (stream, continuation) = AsyncStream.makeStream(of: Delivery.self, bufferingPolicy: .unbounded)
+        let tag = startConsumer(queue: queue, prefetch: prefetch, noAck: noAck,
+                                deliver: { continuation.yield($0) }, finish: { continuation.finish() })
+        continuation.onTermination = { [weak self] _ in self?.stopConsumer(tag) }
+        return stream
+    }
+
+    /// Consumes `queue` in batches: each `next` returns every delivery buffered by then (at least one), so the
+    /// receiver can commit a whole batch in one transaction.
+    public func consumeBatches(queue: String, prefetch: UInt16 = 512) -> DeliveryBatches {
+        let batches = DeliveryBatches()
+        let tag = startConsumer(queue: queue, prefetch: prefetch, noAck: false,
+                                deliver: batches.append, finish: batches.finish)
+        batches.onCancel = { [weak self] in self?.stopConsumer(tag) }
+        return batches
+    }
+
+    private func startConsumer(queue: String, prefetch: UInt16, noAck: Bool,
+                               deliver: @escaping @Sendable (Delivery) -> Void,
+                               finish: @escaping @Sendable () -> Void) -> String {
         let tag = "veem-\(UUID().uuidString.prefix(8).lowercased())"
-        let consumer = Consumer(tag: tag, queue: queue, prefetch: prefetch, noAck: noAck, continuation: continuation)
-        continuation.onTermination = { [weak self] _ in
-            guard let self else { return }
-            _ = self.lock.withLock { self.consumers.removeValue(forKey: tag) }
-        }
+        let consumer = Consumer(tag: tag, queue: queue, prefetch: prefetch, noAck: noAck, deliver: deliver,
+                                finish: finish)
         lock.withLock { consumers[tag] = consumer }
         enqueue(.startConsumer(tag))
-        return stream
+        return tag
+    }
+
+    private func stopConsumer(_ tag: String) {
+        _ = lock.withLock { consumers.removeValue(forKey: tag) }
     }
 
     /// Acknowledges a delivery: the work it asked for is done.
@@ -153,5 +173,7 @@ struct Consumer {
     var queue: String
     var prefetch: UInt16
     var noAck: Bool
-    var continuation: AsyncStream<Delivery>.Continuation
+    /// Called on the IO thread for each delivery.
+    var deliver: @Sendable (Delivery) -> Void
+    var finish: @Sendable () -> Void
 }

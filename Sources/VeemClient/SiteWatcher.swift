@@ -9,6 +9,9 @@ public final class SiteWatcher: @unchecked Sendable {
     private let lock = NSLock()
     /// The coordinator's events seen so far (the newest 10,000).
     private var history: [SiteEvent] = []
+    /// The last state announced for each VEE, and whether each host was last announced up.
+    private var veeStates: [String: VEEState] = [:]
+    private var hostsUp: [String: Bool] = [:]
     private var waiters: [(id: UUID, matches: @Sendable (SiteEvent) -> Bool,
                            continuation: CheckedContinuation<SiteEvent, Error>)] = []
     private var fanout: AsyncStream<(MessageHeader, MessageType, [UInt8])>.Continuation?
@@ -44,11 +47,9 @@ public final class SiteWatcher: @unchecked Sendable {
     /// knows (from a reply), so a state reached before the wait began still counts.
     public func wait(for vee: String, toReach states: Set<VEEState>, current: VEEState? = nil,
                      timeout: Duration = .seconds(60)) async throws -> VEEState {
-        let event = try await wait(timeout: timeout,
-                                   what: "VEE \(vee) reaching \(states.map(\.rawValue).sorted().joined(separator: "/"))") {
-            history in
-            let last = history.last { $0.vee == vee && $0.state != nil && $0.kind != .veePlaced }?.state ?? current
-            guard let last, states.contains(last) else { return nil }
+        let what = "VEE \(vee) reaching \(states.map(\.rawValue).sorted().joined(separator: "/"))"
+        let event = try await wait(timeout: timeout, what: what) { _ in
+            guard let last = self.veeStates[vee] ?? current, states.contains(last) else { return nil }
             return SiteEvent(kind: .veeStateChanged, vee: vee, state: last, message: "")
         } matching: { event in
             event.vee == vee && event.kind != .veePlaced && event.state.map(states.contains) == true
@@ -59,14 +60,13 @@ public final class SiteWatcher: @unchecked Sendable {
     /// Waits until the coordinator announces host `host` up or down.
     public func wait(forHost host: String, up: Bool, timeout: Duration = .seconds(60)) async throws {
         let kind: SiteEvent.Kind = up ? .hostUp : .hostDown
-        _ = try await wait(timeout: timeout, what: "host \(host) \(up ? "up" : "down")") { history in
-            history.last { $0.host == host && ($0.kind == .hostUp || $0.kind == .hostDown) && $0.vee == nil }
-                .flatMap { $0.kind == kind ? $0 : nil }
+        _ = try await wait(timeout: timeout, what: "host \(host) \(up ? "up" : "down")") { _ in
+            self.hostsUp[host] == up ? SiteEvent(kind: kind, host: host, message: "") : nil
         } matching: { $0.host == host && $0.kind == kind }
     }
 
-    /// Waits for an event: `satisfied` looks at the history first (under the same lock that registers the waiter,
-    /// so nothing slips between), then `matching` at each new event.
+    /// Waits for an event: `satisfied` looks at what was seen first (called under the same lock that registers the
+    /// waiter, so nothing slips between), then `matching` at each new event.
     public func wait(timeout: Duration, what: String, satisfied: @escaping @Sendable ([SiteEvent]) -> SiteEvent?,
                      matching: @escaping @Sendable (SiteEvent) -> Bool) async throws -> SiteEvent {
         let id = UUID()
@@ -102,7 +102,11 @@ public final class SiteWatcher: @unchecked Sendable {
     private func note(_ event: SiteEvent) {
         let ready = lock.withLock { () -> [CheckedContinuation<SiteEvent, Error>] in
             history.append(event)
-            if history.count > 10_000 { history.removeFirst(history.count - 10_000) }
+            if history.count > 12_000 { history.removeFirst(history.count - 10_000) }
+            if let vee = event.vee, let state = event.state, event.kind != .veePlaced { veeStates[vee] = state }
+            if event.kind == .hostUp || event.kind == .hostDown, let host = event.host {
+                hostsUp[host] = event.kind == .hostUp
+            }
             let matched = waiters.filter { $0.matches(event) }
             waiters.removeAll { $0.matches(event) }
             return matched.map(\.continuation)

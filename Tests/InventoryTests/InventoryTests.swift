@@ -7,97 +7,125 @@ import VMI
     let path = NSTemporaryDirectory() + "veem-inventory-\(UUID().uuidString)/site.sqlite"
     let now = Date(timeIntervalSince1970: 1_795_000_000)
 
-    func registration(_ host: String, cpus: Int = 4, memoryMiB: Int = 4096,
-                      vees: [VEEObservation] = []) -> HostRegistration {
+    func registration(_ host: String, cpus: Int = 4) -> HostRegistration {
         HostRegistration(host: host, hypervisor: "Test 0.0.2", domainType: "test",
-                         capacity: Resources(cpus: cpus, memoryMiB: memoryMiB, diskGiB: 100), images: ["tiny"],
-                         vees: vees)
+                         capacity: Resources(cpus: cpus, memoryMiB: 4096, diskGiB: 100), images: ["tiny"], vees: [])
     }
 
     func spec(_ name: String, cpus: Int = 1) -> VEESpec { VEESpec(name: name, cpus: cpus, image: "tiny") }
 
+    /// An inventory with hosts `h1` and `h2` registered.
+    func inventory() async throws -> Inventory {
+        let inventory = try Inventory(path: path)
+        let (now, one, two) = (now, registration("h1"), registration("h2"))
+        try await inventory.write { tx in
+            try tx.register(one, at: now)
+            try tx.register(two, at: now)
+        }
+        return inventory
+    }
+
     @Test func migrationsApplyOnceAndSurviveReopening() async throws {
-        let first = try Inventory(path: path)
-        #expect(try await first.appliedMigrations() == ["v1: hosts, vees, events, requests, samples"])
-        try await first.register(registration("h1"), at: now)
+        _ = try await inventory()
         let again = try Inventory(path: path)
-        #expect(try await again.appliedMigrations().count == 1)
-        #expect(try await again.hosts().map(\.id) == ["h1"])
+        #expect(try await again.appliedMigrations() == ["v1: hosts, vees, events, requests, samples"])
+        #expect(try await again.read { try $0.hosts() }.map(\.id) == ["h1", "h2"])
     }
 
     @Test func admittedVEEsReserveCapacityAndNamesStayUnique() async throws {
-        let inventory = try Inventory(path: path)
-        try await inventory.register(registration("h1"), at: now)
-        let views = try await inventory.admit([spec("a", cpus: 2), spec("b")], at: now) { hosts in
-            #expect(hosts.count == 1)
-            return ["h1", "h1"]
-        }
+        let inventory = try await inventory()
+        let (now, a, b) = (now, spec("a", cpus: 2), spec("b"))
+        let views = try await inventory.write { tx in try tx.admit([a, b], at: now) { _ in ["h1", "h1"] } }
         #expect(views.map(\.observed) == [.pending, .pending])
-        #expect(try await inventory.hosts()[0].allocated.cpus == 3)
+        #expect(try await inventory.read { try $0.hosts() }[0].allocated.cpus == 3)
         await #expect(throws: VMIError.self) {
-            _ = try await inventory.admit([spec("a")], at: now) { _ in ["h1"] }
+            _ = try await inventory.write { tx in try tx.admit([a], at: now) { _ in ["h2"] } }
         }
-        #expect(try await inventory.vees().count == 2)
+        #expect(try await inventory.read { try $0.vees() }.count == 2)
     }
 
     @Test func aRefusedPlacementWritesNothing() async throws {
-        let inventory = try Inventory(path: path)
-        try await inventory.register(registration("h1"), at: now)
+        let inventory = try await inventory()
+        let (now, a, b) = (now, spec("a"), spec("b"))
         struct NoRoom: Error {}
         await #expect(throws: NoRoom.self) {
-            _ = try await inventory.admit([spec("a"), spec("b")], at: now) { _ in throw NoRoom() }
+            _ = try await inventory.write { tx in try tx.admit([a, b], at: now) { _ in throw NoRoom() } }
         }
-        #expect(try await inventory.vees().isEmpty)
-        #expect(try await inventory.events().isEmpty)
+        #expect(try await inventory.read { try $0.vees() }.isEmpty)
+        #expect(try await inventory.read { try $0.events() }.isEmpty)
     }
 
-    @Test func desiredStateChangesBumpTheGenerationAndRecordTheReply() async throws {
-        let inventory = try Inventory(path: path)
-        try await inventory.register(registration("h1"), at: now)
-        let vee = try await inventory.admit([spec("a")], at: now) { _ in ["h1"] }[0]
-        let (view, changed) = try await inventory.updateDesired("a", at: now, request: "r-1") { _ in .active }
-            reply: { _ in Array("ok".utf8) }
+    @Test func aFailedItemInABatchIsUndoneWhileTheRestCommits() async throws {
+        let inventory = try await inventory()
+        let (now, a, b) = (now, spec("a"), spec("b"))
+        let outcomes = try await inventory.write { tx in
+            [
+                (try? tx.isolated { try tx.admit([a], at: now) { _ in ["h1"] } }) != nil,
+                (try? tx.isolated { () -> [VEEView] in
+                    _ = try tx.admit([b], at: now) { _ in ["h1"] }
+                    throw VMIError(code: .invalidParameter, message: "refused after writing")
+                }) != nil,
+            ]
+        }
+        #expect(outcomes == [true, false])
+        #expect(try await inventory.read { try $0.vees() }.map(\.spec.name) == ["a"])
+    }
+
+    @Test func desiredStateChangesBumpTheGeneration() async throws {
+        let inventory = try await inventory()
+        let (now, a) = (now, spec("a"))
+        let vee = try await inventory.write { tx in try tx.admit([a], at: now) { _ in ["h1"] } }[0]
+        let (view, changed) = try await inventory.write { tx in try tx.updateDesired("a", at: now) { _ in .active } }
         #expect(changed && view.desired == .active && view.generation == vee.generation + 1)
-        #expect(try await inventory.reply(forRequest: "r-1") == Array("ok".utf8))
-        let (_, again) = try await inventory.updateDesired(vee.id, at: now) { _ in .active }
+        let (_, again) = try await inventory.write { tx in try tx.updateDesired(vee.id, at: now) { _ in .active } }
         #expect(!again)
         await #expect(throws: VMIError.self) {
-            _ = try await inventory.updateDesired("nope", at: now) { _ in .active }
+            _ = try await inventory.write { tx in try tx.updateDesired("nope", at: now) { _ in .active } }
         }
+    }
+
+    @Test func repliesAreRecordedPerRequest() async throws {
+        let inventory = try await inventory()
+        let now = now
+        try await inventory.write { tx in try tx.recordReply(Array("ok".utf8), forRequest: "r-1", at: now) }
+        #expect(try await inventory.read { try $0.reply(forRequest: "r-1") } == Array("ok".utf8))
+        #expect(try await inventory.read { try $0.reply(forRequest: "r-2") } == nil)
     }
 
     @Test func observationsAreRecordedOnceAndOnlyFromTheVEEsHost() async throws {
-        let inventory = try Inventory(path: path)
-        try await inventory.register(registration("h1"), at: now)
-        try await inventory.register(registration("h2"), at: now)
-        let vee = try await inventory.admit([spec("a")], at: now) { _ in ["h1"] }[0]
-        #expect(try await inventory.unconverged().map(\.id) == [vee.id])
-        #expect(try await inventory.observe(VEEObservation(vee: vee.id, state: .defined), from: "h2", at: now) == nil)
-        let seen = try await inventory.observe(VEEObservation(vee: vee.id, state: .defined), from: "h1", at: now)
-        #expect(seen?.observed == .defined)
-        #expect(try await inventory.observe(VEEObservation(vee: vee.id, state: .defined), from: "h1", at: now) == nil)
-        #expect(try await inventory.unconverged().isEmpty)
+        let inventory = try await inventory()
+        let (now, a) = (now, spec("a"))
+        let vee = try await inventory.write { tx in try tx.admit([a], at: now) { _ in ["h1"] } }[0]
+        let defined = VEEObservation(vee: vee.id, state: .defined)
+        #expect(try await inventory.read { try $0.unconverged() }.map(\.id) == [vee.id])
+        #expect(try await inventory.write { tx in try tx.observe(defined, from: "h2", at: now) } == nil)
+        #expect(try await inventory.write { tx in try tx.observe(defined, from: "h1", at: now) }?.observed == .defined)
+        #expect(try await inventory.write { tx in try tx.observe(defined, from: "h1", at: now) } == nil)
+        #expect(try await inventory.read { try $0.unconverged() }.isEmpty)
     }
 
     @Test func silentHostsAreMarkedDownOnceAndComeBackWithAHeartbeat() async throws {
-        let inventory = try Inventory(path: path)
-        try await inventory.register(registration("h1"), at: now)
-        try await inventory.register(registration("h2"), at: now.addingTimeInterval(10))
-        #expect(try await inventory.markHostsDown(silentSince: now.addingTimeInterval(5)) == ["h1"])
-        #expect(try await inventory.markHostsDown(silentSince: now.addingTimeInterval(5)).isEmpty)
-        #expect(try await inventory.hosts().map(\.state) == [.down, .up])
-        #expect(try await inventory.heartbeat(host: "h1", at: now.addingTimeInterval(11)))
-        #expect(try await inventory.hosts().map(\.state) == [.up, .up])
+        let inventory = try await inventory()
+        let (now, late) = (now, registration("h2"))
+        try await inventory.write { tx in try tx.register(late, at: now.addingTimeInterval(10)) }
+        let cutoff = now.addingTimeInterval(5)
+        #expect(try await inventory.write { try $0.markHostsDown(silentSince: cutoff) } == ["h1"])
+        #expect(try await inventory.write { try $0.markHostsDown(silentSince: cutoff) }.isEmpty)
+        #expect(try await inventory.read { try $0.hosts() }.map(\.state) == [.down, .up])
+        #expect(try await inventory.write { try $0.heartbeat(host: "h1", at: now.addingTimeInterval(11)) })
+        #expect(try await inventory.read { try $0.hosts() }.map(\.state) == [.up, .up])
     }
 
     @Test func samplesKeepTheLatestValuePerName() async throws {
-        let inventory = try Inventory(path: path)
-        try await inventory.register(registration("h1"), at: now)
-        let vee = try await inventory.admit([spec("a")], at: now) { _ in ["h1"] }[0]
-        try await inventory.recordSamples(vee: vee.id, source: "kpi", values: ["Users": 5], at: now)
-        try await inventory.recordSamples(vee: vee.id, source: "kpi", values: ["Users": 7], at: now)
-        try await inventory.recordSamples(vee: vee.id, source: "metric", values: ["cpu.load": 0.5], at: now)
-        let report = try await inventory.monitoring(vee: vee.id)
+        let inventory = try await inventory()
+        let (now, a) = (now, spec("a"))
+        let vee = try await inventory.write { tx in try tx.admit([a], at: now) { _ in ["h1"] } }[0]
+        try await inventory.write { tx in
+            try tx.recordSamples(vee: vee.id, source: "kpi", values: ["Users": 5], at: now)
+            try tx.recordSamples(vee: vee.id, source: "kpi", values: ["Users": 7], at: now)
+            try tx.recordSamples(vee: vee.id, source: "metric", values: ["cpu.load": 0.5], at: now)
+        }
+        let report = try await inventory.read { try $0.monitoring(vee: vee.id) }
         #expect(report.count == 1 && report[0].kpis == ["Users": 7] && report[0].metrics == ["cpu.load": 0.5])
     }
 }

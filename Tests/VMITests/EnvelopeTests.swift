@@ -113,3 +113,28 @@ import Testing
         }
     }
 }
+
+@Suite struct WireDateTests {
+    @Test func formatsUTCWithMilliseconds() {
+        #expect(WireDate.format(Date(timeIntervalSince1970: 0)) == "1970-01-01T00:00:00.000Z")
+        #expect(WireDate.format(Date(timeIntervalSince1970: 1_795_000_000.5)) == "2026-11-18T11:06:40.500Z")
+        #expect(WireDate.format(Date(timeIntervalSince1970: -0.25)) == "1969-12-31T23:59:59.750Z")
+        #expect(WireDate.format(Date(timeIntervalSince1970: 951_782_400)) == "2000-02-29T00:00:00.000Z")
+    }
+
+    @Test func parsesWhatItWritesAndOtherISO8601Forms() {
+        for seconds in [0.0, 1_795_000_000.5, 951_782_400, -86_400.125, 4_102_444_799.999] {
+            let date = Date(timeIntervalSince1970: seconds)
+            #expect(WireDate.parse(WireDate.format(date)) == date)
+        }
+        #expect(WireDate.parse("2026-11-26T10:00:00Z") == Date(timeIntervalSince1970: 1_795_687_200))
+        #expect(WireDate.parse("2026-11-26T11:30:00+01:30") == Date(timeIntervalSince1970: 1_795_687_200))
+        #expect(WireDate.parse("2026-11-26T10:00:00.5Z")?.timeIntervalSince1970 == 1_795_687_200.5)
+    }
+
+    @Test(arguments: ["", "2026-11-26", "2026-13-01T00:00:00Z", "2026-11-26T10:00:00", "2026-11-26T10:00:00Zjunk",
+                      "2026-11-26T25:00:00Z", "2026-11-26T10:00:00.Z", "yyyy-mm-ddT00:00:00Z"])
+    func refusesWhatIsNotADate(text: String) {
+        #expect(WireDate.parse(text) == nil)
+    }
+}

@@ -1,0 +1,65 @@
+import Foundation
+import GRDB
+import VMI
+
+extension InventoryTransaction {
+    /// Records a host's registration and marks it up. Returns true when it was not up before.
+    @discardableResult
+    public func register(_ registration: HostRegistration, at date: Date) throws -> Bool {
+        let previous = try String.fetchOne(db, sql: "SELECT state FROM hosts WHERE id = ?",
+                                           arguments: [registration.host])
+        let images = String(decoding: try JSONEncoder().encode(registration.images.sorted()), as: UTF8.self)
+        try execute(sql: """
+            INSERT INTO hosts (id, hypervisor, domain_type, cpus, memory_mib, disk_gib, images, state,
+                               last_heartbeat, registered_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, 'UP', ?, ?)
+            ON CONFLICT (id) DO UPDATE SET hypervisor = excluded.hypervisor, domain_type = excluded.domain_type,
+                cpus = excluded.cpus, memory_mib = excluded.memory_mib, disk_gib = excluded.disk_gib,
+                images = excluded.images, state = 'UP', last_heartbeat = excluded.last_heartbeat
+            """, arguments: [registration.host, registration.hypervisor, registration.domainType,
+                             registration.capacity.cpus, registration.capacity.memoryMiB,
+                             registration.capacity.diskGiB, images, date, date])
+        return previous != HostState.up.rawValue
+    }
+
+    /// Notes a heartbeat. Returns true when the host was down and is up again; false for an unknown host.
+    @discardableResult
+    public func heartbeat(host: String, at date: Date) throws -> Bool {
+        let previous = try String.fetchOne(db.cachedStatement(sql: "SELECT state FROM hosts WHERE id = ?"),
+                                           arguments: [host])
+        try execute(sql: "UPDATE hosts SET last_heartbeat = ?, state = 'UP' WHERE id = ?",
+                       arguments: [date, host])
+        return previous == HostState.down.rawValue
+    }
+
+    /// Marks down every up host not heard from since `cutoff`; returns their ids.
+    public func markHostsDown(silentSince cutoff: Date) throws -> [String] {
+        let silent = try String.fetchAll(db, sql: """
+            SELECT id FROM hosts WHERE state = 'UP' AND (last_heartbeat IS NULL OR last_heartbeat < ?)
+            """, arguments: [cutoff])
+        for host in silent {
+            try execute(sql: "UPDATE hosts SET state = 'DOWN' WHERE id = ?", arguments: [host])
+            try appendEvent(SiteEvent(kind: .hostDown, host: host,
+                                      message: "host \(host) missed its heartbeats"), at: cutoff)
+        }
+        return silent
+    }
+
+    /// Every host, with what its VEEs that are not destroyed reserve.
+    public func hosts() throws -> [HostView] {
+        var allocated: [String: Resources] = [:]
+        for row in try fetchVEEs(sql: "SELECT * FROM vees WHERE desired != 'DESTROYED'") {
+            allocated[row.host, default: .zero] = allocated[row.host, default: .zero] + row.spec.resources
+        }
+        return try Row.fetchAll(db, sql: "SELECT * FROM hosts ORDER BY id").map { row in
+            let id: String = row["id"]
+            let images = (try? JSONDecoder().decode([String].self, from: Data((row["images"] as String).utf8))) ?? []
+            return HostView(id: id, hypervisor: row["hypervisor"], domainType: row["domain_type"],
+                            capacity: Resources(cpus: row["cpus"], memoryMiB: row["memory_mib"],
+                                                diskGiB: row["disk_gib"]),
+                            allocated: allocated[id, default: .zero],
+                            state: HostState(rawValue: row["state"]) ?? .down,
+                            lastHeartbeat: row["last_heartbeat"], images: images)
+        }
+    }
+}

@@ -1,0 +1,147 @@
+import Foundation
+import GRDB
+import VMI
+
+/// A VEE as stored.
+struct VEERow: FetchableRecord {
+    var id: String
+    var name: String
+    var spec: VEESpec
+    var host: String
+    var desired: VEEState
+    var observed: VEEState
+    var generation: Int
+    var lastError: String?
+    var updatedAt: Date
+
+    init(row: Row) throws {
+        id = row["id"]
+        name = row["name"]
+        spec = try JSONDecoder().decode(VEESpec.self, from: Data((row["spec"] as String).utf8))
+        host = row["host"]
+        desired = VEEState(rawValue: row["desired"]) ?? .failed
+        observed = VEEState(rawValue: row["observed"]) ?? .failed
+        generation = row["generation"]
+        lastError = row["last_error"]
+        updatedAt = row["updated_at"]
+    }
+
+    var view: VEEView {
+        VEEView(id: id, spec: spec, host: host, desired: desired, observed: observed, lastError: lastError,
+                generation: generation, updatedAt: updatedAt)
+    }
+}
+
+extension InventoryTransaction {
+    /// Places new VEEs: checks names against the live ones and `decide`s hosts on the same snapshot, so two
+    /// requests can never both take the last room on a host. Throws (having written nothing) when a name is taken
+    /// or `decide` throws.
+    public func admit(_ specs: [VEESpec], at date: Date, decide: ([HostView]) throws -> [String]) throws -> [VEEView] {
+        var names = Set<String>()
+        for (index, spec) in specs.enumerated() {
+            let taken = try Bool.fetchOne(db, sql: """
+                SELECT 1 FROM vees WHERE name = ? AND desired != 'DESTROYED'
+                """, arguments: [spec.name]) ?? false
+            if taken || !names.insert(spec.name).inserted {
+                throw VMIError(code: .duplicateName, field: specs.count == 1 ? "vee.name" : "vees[\(index)].name",
+                               message: "a VEE named '\(spec.name)' already exists")
+            }
+        }
+        let hosts = try decide(hosts())
+        var views: [VEEView] = []
+        for (spec, host) in zip(specs, hosts) {
+            let view = VEEView(id: UUID().uuidString.lowercased(), spec: spec, host: host, desired: .defined,
+                               observed: .pending, updatedAt: date)
+            try execute(sql: """
+                INSERT INTO vees (id, name, spec, host, desired, observed, generation, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)
+                """, arguments: [view.id, spec.name, String(decoding: try JSONEncoder().encode(spec), as: UTF8.self),
+                                 host, view.desired.rawValue, view.observed.rawValue, date, date])
+            try appendEvent(SiteEvent(kind: .veePlaced, host: host, vee: view.id, state: .defined,
+                                      message: "\(spec.name) placed on \(host)"), at: date)
+            views.append(view)
+        }
+        return views
+    }
+
+    /// A VEE by id, or by name among those not destroyed (the newest destroyed one otherwise).
+    public func vee(_ idOrName: String) throws -> VEEView? {
+        try fetchVEE(sql: """
+            SELECT * FROM vees WHERE id = ? OR name = ?
+            ORDER BY (id = ?) DESC, (desired != 'DESTROYED') DESC, created_at DESC LIMIT 1
+            """, arguments: [idOrName, idOrName, idOrName])?.view
+    }
+
+    public func vees() throws -> [VEEView] {
+        try fetchVEEs(sql: "SELECT * FROM vees ORDER BY created_at, name").map(\.view)
+    }
+
+    public func vees(onHost host: String) throws -> [VEEView] {
+        try fetchVEEs(sql: "SELECT * FROM vees WHERE host = ?", arguments: [host]).map(\.view)
+    }
+
+    /// Applies `transition` to a VEE's desired state; bumps the generation when it changes.
+    public func updateDesired(_ idOrName: String, at date: Date,
+                              transition: (VEEView) throws -> VEEState) throws -> (VEEView, changed: Bool) {
+        guard let row = try fetchVEE(sql: """
+            SELECT * FROM vees WHERE id = ? OR name = ?
+            ORDER BY (id = ?) DESC, (desired != 'DESTROYED') DESC, created_at DESC LIMIT 1
+            """, arguments: [idOrName, idOrName, idOrName])
+        else { throw VMIError(code: .unknownVEE, field: "vee", message: "no VEE has id or name '\(idOrName)'") }
+        let target = try transition(row.view)
+        guard target != row.desired else { return (row.view, false) }
+        try execute(sql: """
+            UPDATE vees SET desired = ?, generation = generation + 1, last_error = NULL, updated_at = ?
+            WHERE id = ?
+            """, arguments: [target.rawValue, date, row.id])
+        var view = row.view
+        view.desired = target
+        view.generation += 1
+        view.lastError = nil
+        view.updatedAt = date
+        return (view, true)
+    }
+
+    /// Records what a host reports. Returns the updated view when something changed; nil for an unknown VEE or a
+    /// report that repeats the known state.
+    public func observe(_ observation: VEEObservation, from host: String, at date: Date) throws -> VEEView? {
+        guard let row = try fetchVEE(sql: "SELECT * FROM vees WHERE id = ?",
+                                            arguments: [observation.vee]),
+              row.host == host
+        else { return nil }
+        guard row.observed != observation.state || row.lastError != observation.error else { return nil }
+        try execute(sql: "UPDATE vees SET observed = ?, last_error = ?, updated_at = ? WHERE id = ?",
+                       arguments: [observation.state.rawValue, observation.error, date, row.id])
+        let kind: SiteEvent.Kind = observation.state == .failed ? .veeFailed : .veeStateChanged
+        try appendEvent(SiteEvent(kind: kind, host: host, vee: row.id, state: observation.state,
+                                  message: "\(row.name) is \(observation.state.rawValue)"
+                                      + (observation.error.map { ": \($0)" } ?? "")), at: date)
+        var view = row.view
+        view.observed = observation.state
+        view.lastError = observation.error
+        view.updatedAt = date
+        return view
+    }
+
+    /// Takes a state the guest reached by itself (it powered off) as the desired one, so convergence does not undo it.
+    public func adoptObserved(_ vee: String, at date: Date) throws -> VEEView? {
+        guard let row = try fetchVEE(sql: "SELECT * FROM vees WHERE id = ?", arguments: [vee]),
+              row.observed.isStable, row.observed != row.desired, row.desired != .destroyed
+        else { return nil }
+        try execute(sql: """
+            UPDATE vees SET desired = observed, generation = generation + 1, updated_at = ? WHERE id = ?
+            """, arguments: [date, vee])
+        var view = row.view
+        view.desired = row.observed
+        view.generation += 1
+        return view
+    }
+
+    /// VEEs whose host has not yet reported the desired state, on hosts that are up.
+    public func unconverged() throws -> [VEEView] {
+        try fetchVEEs(sql: """
+            SELECT vees.* FROM vees JOIN hosts ON hosts.id = vees.host
+            WHERE hosts.state = 'UP' AND vees.desired != vees.observed AND vees.observed != 'FAILED'
+            """).map(\.view)
+    }
+}
