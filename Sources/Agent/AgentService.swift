@@ -107,11 +107,7 @@ public final class AgentService: Service {
         for await delivery in connection.consume(queue: Topology.agentQueue(host), prefetch: 256) {
             let command: ConvergeVEE
             do {
-                let (_, type) = try VMI.decodeHeader(delivery.body)
-                guard type == .convergeVEE else {
-                    throw VMIError(code: .unknownMessageType, field: "type", message: "agents take ConvergeVEE only")
-                }
-                command = try VMI.decode(ConvergeVEE.self, from: delivery.body).body
+                command = try VMI.open(delivery.body).body(as: ConvergeVEE.self)
             } catch {
                 logger.error("dropping a bad command", metadata: ["error": "\(error)"])
                 connection.reject(delivery, requeue: false)

@@ -34,27 +34,26 @@ extension CoordinatorService {
     }
 
     func handleReport(_ body: [UInt8], _ tx: InventoryTransaction, _ now: Date) throws -> Outcome {
-        let (_, type) = try VMI.decodeHeader(body)
-        switch type {
-        case .hostRegistration:
-            return try register(try VMI.decode(HostRegistration.self, from: body).body, tx, now)
-        case .heartbeat:
-            let host = try VMI.decode(Heartbeat.self, from: body).body.host
+        let message = try VMI.open(body)
+        switch message.body {
+        case let registration as HostRegistration:
+            return try register(registration, tx, now)
+        case let heartbeat as Heartbeat:
+            let host = heartbeat.host
             guard try tx.heartbeat(host: host, at: now) else { return Outcome() }
             // Back from DOWN: whatever it missed goes again.
             return Outcome(commands: try tx.unconverged().filter { $0.host == host },
                            events: [SiteEvent(kind: .hostUp, host: host, message: "host \(host) is back")])
-        case .veeStateReport:
-            let report = try VMI.decode(VEEStateReport.self, from: body).body
+        case let report as VEEStateReport:
             return Outcome(events: try observe(report.observation, from: report.host, tx, now))
-        case .veeMetrics:
-            let metrics = try VMI.decode(VEEMetrics.self, from: body).body
+        case let metrics as VEEMetrics:
             for (vee, values) in metrics.samples {
                 try tx.recordSamples(vee: vee, source: "metric", values: values, at: now)
             }
             return Outcome()
         default:
-            throw VMIError(code: .unknownMessageType, field: "type", message: "\(type.rawValue) is not a host report")
+            throw VMIError(code: .unknownMessageType, field: "type",
+                           message: "\(message.type.rawValue) is not a host report")
         }
     }
 

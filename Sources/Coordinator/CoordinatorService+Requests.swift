@@ -54,86 +54,78 @@ extension CoordinatorService {
     }
 
     func handleRequest(_ delivery: Delivery, _ tx: InventoryTransaction, _ now: Date) -> Outcome {
-        let header: MessageHeader
-        let type: MessageType
+        let message: Message
         do {
-            (header, type) = try VMI.decodeHeader(delivery.body)
+            message = try VMI.open(delivery.body)
         } catch {
             let id = delivery.properties.messageId ?? "unknown"
             return Outcome(reply: encodeError([error], to: id), requestId: id)
         }
+        let id = message.header.id
         do {
-            if let recorded = try tx.reply(forRequest: header.id) {
-                return Outcome(reply: recorded, requestId: header.id)
-            }
+            if let recorded = try tx.reply(forRequest: id) { return Outcome(reply: recorded, requestId: id) }
             return try tx.isolated {
-                var outcome = try dispatch(type, header: header, body: delivery.body, tx, now)
-                if !outcome.commands.isEmpty || type == .veeUpdate, let reply = outcome.reply {
-                    try tx.recordReply(reply, forRequest: header.id, at: now)
+                var outcome = try dispatch(message, tx, now)
+                if !outcome.commands.isEmpty || message.type == .veeUpdate, let reply = outcome.reply {
+                    try tx.recordReply(reply, forRequest: id, at: now)
                 }
-                outcome.requestId = header.id
+                outcome.requestId = id
                 return outcome
             }
         } catch let error as VMIError {
-            return Outcome(reply: encodeError([error], to: header.id), requestId: header.id)
+            return Outcome(reply: encodeError([error], to: id), requestId: id)
         } catch let errors as VMIErrors {
-            return Outcome(reply: encodeError(errors.all, to: header.id), requestId: header.id)
+            return Outcome(reply: encodeError(errors.all, to: id), requestId: id)
         } catch {
-            logger.error("request failed", metadata: ["type": "\(type.rawValue)", "error": "\(error)"])
-            return Outcome(reply: encodeError([VMIError(code: .internalError, message: "\(error)")], to: header.id),
-                           requestId: header.id)
+            logger.error("request failed", metadata: ["type": "\(message.type.rawValue)", "error": "\(error)"])
+            return Outcome(reply: encodeError([VMIError(code: .internalError, message: "\(error)")], to: id),
+                           requestId: id)
         }
     }
 
-    private func dispatch(_ type: MessageType, header: MessageHeader, body: [UInt8], _ tx: InventoryTransaction,
-                          _ now: Date) throws -> Outcome {
-        switch type {
-        case .initializeVEE:
-            let request = try VMI.decode(InitializeVEE.self, from: body).body
-            return try admit([request.vee], fields: ["vee"], header: header, tx, now)
-        case .submitVEEs:
-            let request = try VMI.decode(SubmitVEEs.self, from: body).body
+    private func dispatch(_ message: Message, _ tx: InventoryTransaction, _ now: Date) throws -> Outcome {
+        let id = message.header.id
+        switch message.body {
+        case let request as InitializeVEE:
+            return try admit([request.vee], fields: ["vee"], request: id, tx, now)
+        case let request as SubmitVEEs:
             guard !request.vees.isEmpty else {
                 throw VMIError(code: .invalidParameter, field: "vees", message: "must list at least one VEE")
             }
-            return try admit(request.vees, fields: request.vees.indices.map { "vees[\($0)]" }, header: header, tx, now)
-        case .veeUpdate:
-            let request = try VMI.decode(VEEUpdate.self, from: body).body
+            return try admit(request.vees, fields: request.vees.indices.map { "vees[\($0)]" }, request: id, tx, now)
+        case let request as VEEUpdate:
             let (view, changed) = try tx.updateDesired(request.vee, at: now) {
                 try VEEStateMachine.target(of: request.action, from: $0.desired)
             }
             // A FAILED VEE gets its command again even when the desired state stays: that is the retry.
             let resend = changed || view.observed == .failed
-            return Outcome(reply: encode(VEEsAccepted(vees: [view]), to: header.id), commands: resend ? [view] : [])
-        case .monitoringInformation:
-            let request = try VMI.decode(MonitoringInformation.self, from: body).body
+            return Outcome(reply: encode(VEEsAccepted(vees: [view]), to: id), commands: resend ? [view] : [])
+        case let request as MonitoringInformation:
             var vee: String?
             if let name = request.vee {
                 guard let found = try tx.vee(name) else { throw unknownVEE(name) }
                 vee = found.id
             }
-            return Outcome(reply: encode(MonitoringReport(vees: try tx.monitoring(vee: vee)), to: header.id))
-        case .putMonitoringInformation:
-            let request = try VMI.decode(PutMonitoringInformation.self, from: body).body
+            return Outcome(reply: encode(MonitoringReport(vees: try tx.monitoring(vee: vee)), to: id))
+        case let request as PutMonitoringInformation:
             guard let vee = try tx.vee(request.vee) else { throw unknownVEE(request.vee) }
             for (name, value) in request.kpis where name.isEmpty || !value.isFinite {
                 throw VMIError(code: .invalidParameter, field: "kpis.\(name)",
                                message: "a KPI needs a name and a finite value")
             }
             try tx.recordSamples(vee: vee.id, source: "kpi", values: request.kpis, at: request.measuredAt ?? now)
-            return Outcome(reply: encode(MonitoringReport(vees: try tx.monitoring(vee: vee.id)), to: header.id))
-        case .siteMonitoringInformation:
-            _ = try VMI.decode(SiteMonitoringInformation.self, from: body)
+            return Outcome(reply: encode(MonitoringReport(vees: try tx.monitoring(vee: vee.id)), to: id))
+        case is SiteMonitoringInformation:
             return Outcome(reply: encode(SiteReport(site: configuration.site, hosts: try tx.hosts(),
-                                                    vees: try tx.vees()), to: header.id))
+                                                    vees: try tx.vees()), to: id))
         default:
             throw VMIError(code: .unknownMessageType, field: "type",
-                           message: "\(type.rawValue) is not a request the coordinator takes")
+                           message: "\(message.type.rawValue) is not a request the coordinator takes")
         }
     }
 
     /// Validates every spec (all problems at once), places them all or none, and records them.
-    private func admit(_ specs: [VEESpec], fields: [String], header: MessageHeader, _ tx: InventoryTransaction,
+    private func admit(_ specs: [VEESpec], fields: [String], request: String, _ tx: InventoryTransaction,
                        _ now: Date) throws -> Outcome {
         let problems = zip(specs, fields).flatMap { $0.problems(at: $1) }
         guard problems.isEmpty else { throw VMIErrors(all: problems) }
@@ -145,7 +137,7 @@ extension CoordinatorService {
                                message: "cannot place '\(specs[failure.index].name)': \(failure.reason)")
             }
         }
-        return Outcome(reply: encode(VEEsAccepted(vees: views), to: header.id), commands: views,
+        return Outcome(reply: encode(VEEsAccepted(vees: views), to: request), commands: views,
                        events: views.map {
                            SiteEvent(kind: .veePlaced, host: $0.host, vee: $0.id, state: $0.desired,
                                      message: "\($0.spec.name) placed on \($0.host)")

@@ -14,7 +14,9 @@ extension AMQPConnection {
                     connect()
                     if self.session == nil { nextAttempt = ContinuousClock.now + backoff.next() }
                 } else {
+                    lock.withLock { sleeping = true }
                     wake.wait(socket: nil, milliseconds: 50)
+                    lock.withLock { sleeping = false }
                 }
                 expireDeadlines()
                 continue
@@ -27,9 +29,15 @@ extension AMQPConnection {
                     try handle(frame)
                 }
                 expireDeadlines()
-                let idle = lock.withLock { outbox.isEmpty }
-                if idle && !session.hasBufferedFrames {
+                // Announce the sleep under the lock that guards the outbox: `enqueue` then writes to the wake pipe
+                // only while this thread sleeps, not once per message.
+                let idle = !session.hasBufferedFrames && lock.withLock {
+                    sleeping = outbox.isEmpty
+                    return sleeping
+                }
+                if idle {
                     wake.wait(socket: session.socketDescriptor, milliseconds: 1000)
+                    lock.withLock { sleeping = false }
                 }
             } catch {
                 drop(reason: "\(error)")

@@ -18,6 +18,8 @@ public final class AMQPConnection: @unchecked Sendable {
     var declarations: [Declaration] = []
     var consumers: [String: Consumer] = [:]
     var stopped = false
+    /// The IO thread is (about to be) blocked in poll and needs the wake pipe to see new work.
+    var sleeping = false
     var connectedEpoch: UInt64 = 0
     var connectionWaiters: [CheckedContinuation<Void, Never>] = []
     // Owned by the IO thread:
@@ -132,12 +134,13 @@ public final class AMQPConnection: @unchecked Sendable {
     public var connectionCount: UInt64 { lock.withLock { connectedEpoch } }
 
     func enqueue(_ work: Work) {
-        let refused = lock.withLock { () -> Bool in
-            if stopped { return true }
+        let (refused, asleep) = lock.withLock { () -> (Bool, Bool) in
+            if stopped { return (true, false) }
             outbox.append(work)
-            return false
+            defer { sleeping = false }
+            return (false, sleeping)
         }
-        if refused { work.fail(MessagingError.closed) } else { wake.signal() }
+        if refused { work.fail(MessagingError.closed) } else if asleep { wake.signal() }
     }
 }
 

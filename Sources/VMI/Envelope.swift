@@ -85,14 +85,7 @@ public enum VMI {
         } catch {
             throw VMIError(code: .malformedMessage, message: "not a VMI envelope: \(describe(error))")
         }
-        guard (1...version).contains(header.v) else {
-            throw VMIError(code: .unsupportedVersion, field: "v",
-                           message: "version \(header.v) is not supported (this build reads 1...\(version))")
-        }
-        guard let type = MessageType(rawValue: header.type) else {
-            throw VMIError(code: .unknownMessageType, field: "type", message: "unknown message type '\(header.type)'")
-        }
-        return (header, type)
+        return (header, try validate(header))
     }
 
     /// Decodes the whole envelope once the header says which body it carries.

@@ -5,7 +5,7 @@ import VMI
 /// Follows the site's events (`veem.events`) on an exclusive queue: for `veemctl watch`, and to wait for a VEE or a
 /// host to reach a state without polling.
 public final class SiteWatcher: @unchecked Sendable {
-    public let events: AsyncStream<(MessageHeader, MessageType, [UInt8])>
+    public let events: AsyncStream<Message>
     private let lock = NSLock()
     /// The coordinator's events seen so far (the newest 10,000).
     private var history: [SiteEvent] = []
@@ -14,7 +14,7 @@ public final class SiteWatcher: @unchecked Sendable {
     private var hostsUp: [String: Bool] = [:]
     private var waiters: [(id: UUID, matches: @Sendable (SiteEvent) -> Bool,
                            continuation: CheckedContinuation<SiteEvent, Error>)] = []
-    private var fanout: AsyncStream<(MessageHeader, MessageType, [UInt8])>.Continuation?
+    private var fanout: AsyncStream<Message>.Continuation?
 
     /// Binds an exclusive queue to `routingKey` on the events exchange (`#` for everything, `site.#` for the
     /// coordinator's events only).
@@ -28,17 +28,14 @@ public final class SiteWatcher: @unchecked Sendable {
     }
 
     private init(_ deliveries: AsyncStream<Delivery>) {
-        let (stream, continuation) = AsyncStream.makeStream(of: (MessageHeader, MessageType, [UInt8]).self,
-                                                            bufferingPolicy: .bufferingNewest(10_000))
+        let (stream, continuation) = AsyncStream.makeStream(of: Message.self, bufferingPolicy: .bufferingNewest(10_000))
         events = stream
         fanout = continuation
         Task { [weak self] in
             for await delivery in deliveries {
-                guard let self, let (header, type) = try? VMI.decodeHeader(delivery.body) else { continue }
-                if type == .siteEvent, let event = try? VMI.decode(SiteEvent.self, from: delivery.body).body {
-                    self.note(event)
-                }
-                self.fanout?.yield((header, type, delivery.body))
+                guard let self, let message = try? VMI.open(delivery.body) else { continue }
+                if let event = message.body as? SiteEvent { self.note(event) }
+                self.fanout?.yield(message)
             }
         }
     }

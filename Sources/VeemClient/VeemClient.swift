@@ -76,10 +76,9 @@ public final class VeemClient: @unchecked Sendable {
     /// Sends a request and decodes the expected reply type; an ErrorReply throws `VeemClientError.refused`.
     public func request<Body: VMIBody, Reply: VMIBody>(_ body: Body, expecting _: Reply.Type,
                                                        timeout: Duration = .seconds(30)) async throws -> Reply {
-        let bytes = try await requestRaw(body, timeout: timeout)
-        let (_, type) = try VMI.decodeHeader(bytes)
-        if type == .errorReply { throw VeemClientError.refused(try VMI.decode(ErrorReply.self, from: bytes).body.errors) }
-        return try VMI.decode(Reply.self, from: bytes).body
+        let message = try VMI.open(try await requestRaw(body, timeout: timeout))
+        if let refusal = message.body as? ErrorReply { throw VeemClientError.refused(refusal.errors) }
+        return try message.body(as: Reply.self)
     }
 
     private func fail(_ id: String, with error: Error) {

@@ -25,7 +25,7 @@ public final class SiteHarness: @unchecked Sendable {
 
     /// `images` are the image descriptions every agent offers (by default one named `tiny` with no files, which
     /// the test driver accepts).
-    public init(label: String = "test", heartbeat: Duration = .milliseconds(300),
+    public init(label: String = "test", heartbeat: Duration = .seconds(1),
                 images: [GuestImage] = [GuestImage(name: "tiny")]) async throws {
         broker = try TestBroker.fresh(label: label)
         directory = NSTemporaryDirectory() + "veem-\(broker.vhost)"
@@ -41,7 +41,8 @@ public final class SiteHarness: @unchecked Sendable {
         let connection = AMQPConnection(configuration: broker.configuration(name: "test-client"), logger: logger)
         client = VeemClient(connection: connection, sender: "test")
         try await client.start()
-        watcher = try await SiteWatcher.start(connection)
+        // Site events only: host reports (heartbeats, metrics) are the coordinator's business.
+        watcher = try await SiteWatcher.start(connection, routingKey: "site.#")
     }
 
     public var databasePath: String { directory + "/coordinator.sqlite" }

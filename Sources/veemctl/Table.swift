@@ -40,24 +40,20 @@ enum Table {
         })
     }
 
-    static func event(_ header: MessageHeader, _ type: MessageType, _ body: [UInt8]) -> String {
-        let time = header.sentAt.formatted(.iso8601.time(includingFractionalSeconds: true))
+    static func event(_ message: Message) -> String {
+        let time = message.header.sentAt.formatted(.iso8601.time(includingFractionalSeconds: true))
         let detail: String
-        switch type {
-        case .siteEvent:
-            detail = (try? VMI.decode(SiteEvent.self, from: body).body).map { "\($0.kind.rawValue) \($0.message)" } ?? ""
-        case .veeStateReport:
-            detail = (try? VMI.decode(VEEStateReport.self, from: body).body).map {
-                "\($0.host) reports \($0.observation.vee) \($0.observation.state.rawValue)"
-                    + ($0.observation.error.map { ": \($0)" } ?? "")
-            } ?? ""
-        case .heartbeat:
-            detail = (try? VMI.decode(Heartbeat.self, from: body).body).map {
-                "\($0.host) #\($0.sequence), \($0.runningDomains) domains running"
-            } ?? ""
+        switch message.body {
+        case let event as SiteEvent:
+            detail = "\(event.kind.rawValue) \(event.message)"
+        case let report as VEEStateReport:
+            detail = "\(report.host) reports \(report.observation.vee) \(report.observation.state.rawValue)"
+                + (report.observation.error.map { ": \($0)" } ?? "")
+        case let heartbeat as Heartbeat:
+            detail = "\(heartbeat.host) #\(heartbeat.sequence), \(heartbeat.runningDomains) domains running"
         default:
-            detail = header.sender
+            detail = message.header.sender
         }
-        return "\(time)  \(type.rawValue)  \(detail)"
+        return "\(time)  \(message.type.rawValue)  \(detail)"
     }
 }

@@ -174,9 +174,9 @@ struct Watch: AsyncParsableCommand {
         let client = try await connection.client()
         defer { client.stop() }
         let watcher = try await SiteWatcher.start(client.connection)
-        for await (header, type, body) in watcher.events {
-            if !verbose && (type == .heartbeat || type == .veeMetrics) { continue }
-            print(Table.event(header, type, body))
+        for await message in watcher.events {
+            if !verbose && (message.type == .heartbeat || message.type == .veeMetrics) { continue }
+            print(Table.event(message))
             fflush(nil)
         }
     }

@@ -112,7 +112,7 @@ import VMI
             try await site.startCoordinator()
             try await site.startAgent(host, driver: driver)
             await site.killAgent(host)
-            try await site.watcher.wait(forHost: host, up: false, timeout: .seconds(10))
+            try await site.watcher.wait(forHost: host, up: false, timeout: .seconds(15))
             #expect(try await site.client.site().hosts.first?.state == .down)
             // Nothing can be placed on a host that is down.
             await #expect(throws: VeemClientError.self) { try await site.client.initialize(vee("nowhere")) }

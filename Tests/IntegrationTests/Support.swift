@@ -4,7 +4,8 @@ import VeemTestSupport
 import VMI
 
 /// Runs `body` against a fresh site (own vhost, own database) and always tears it down.
-func withSite<T>(heartbeat: Duration = .milliseconds(300),
+/// Heartbeats every second: shorter ones flap hosts DOWN while the suite's TCG guest loads both cores.
+func withSite<T>(heartbeat: Duration = .seconds(1),
                  _ body: (SiteHarness) async throws -> T) async throws -> T {
     let site = try await SiteHarness(heartbeat: heartbeat)
     do {

@@ -16,6 +16,11 @@ import Testing
         let decoded = try VMI.decode(Body.self, from: bytes)
         #expect(decoded.body == body)
         #expect(decoded.v == VMI.version)
+        // The one-pass decoder picks the body type from the header.
+        let message = try VMI.open(bytes)
+        #expect(message.type == Body.messageType)
+        #expect(try message.body(as: Body.self) == body)
+        #expect(message.header.id == envelope.id)
     }
 
     @Test func everyMessageRoundTrips() throws {
@@ -99,6 +104,26 @@ import Testing
         let unknown = refusal(#"{"v":1,"type":"Teleport","id":"x","sentAt":"2026-11-26T10:00:00Z","sender":"s"}"#)
         #expect(unknown?.code == .unknownMessageType)
         #expect(unknown?.message.contains("Teleport") == true)
+    }
+
+    @Test func openRefusesLikeTheHeaderDecoderAndNamesBodyFields() {
+        func refusal(_ text: String) -> VMIError? {
+            do {
+                _ = try VMI.open(Array(text.utf8))
+                return nil
+            } catch {
+                return error
+            }
+        }
+        let envelope = #""id":"x","sentAt":"2026-11-26T10:00:00Z","sender":"s""#
+        #expect(refusal("[]")?.code == .malformedMessage)
+        #expect(refusal(#"{"v":2,"type":"VEEUpdate",\#(envelope),"body":{}}"#)?.code == .unsupportedVersion)
+        #expect(refusal(#"{"v":1,"type":"Nope",\#(envelope),"body":{}}"#)?.code == .unknownMessageType)
+        let shape = refusal(#"{"v":1,"type":"VEEUpdate",\#(envelope),"body":{"vee":"a","action":7}}"#)
+        #expect(shape?.code == .malformedMessage)
+        #expect(shape?.message.contains("body.action") == true)
+        let message = try? VMI.open(Array(#"{"v":1,"type":"Heartbeat",\#(envelope),"body":{"host":"h","sequence":1,"runningDomains":0}}"#.utf8))
+        #expect(throws: VMIError.self) { try message?.body(as: VEEUpdate.self) }
     }
 
     @Test func aBodyOfTheWrongShapeNamesTheField() {
