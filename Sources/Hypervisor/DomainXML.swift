@@ -42,11 +42,16 @@ public enum DomainXML {
     }
 
     /// veem's metadata element. The spec travels as base64 JSON in an attribute: no nesting to escape or parse.
-    public static func metadata(_ record: DomainRecord) -> String {
-        let spec = (try? JSONEncoder().encode(record.spec))?.base64EncodedString() ?? ""
-        return "<veem:vee xmlns:veem='\(namespace)' id='\(escape(record.vee))' host='\(escape(record.host))'"
+    /// `prefixed` for domain XML; `virDomainSetMetadata` takes it bare, with the namespace passed beside it.
+    public static func metadata(_ record: DomainRecord, prefixed: Bool = true) -> String {
+        let spec = (try? coder.encode(record.spec))?.base64EncodedString() ?? ""
+        let name = prefixed ? "veem:vee xmlns:veem='\(namespace)'" : "vee"
+        return "<\(name) id='\(escape(record.vee))' host='\(escape(record.host))'"
             + " desired='\(record.desired.rawValue)' generation='\(record.generation)' spec='\(spec)'/>"
     }
+
+    private static let coder = JSONEncoder()
+    private static let decoder = JSONDecoder()
 
     /// Reads a record from the element libvirt returns for veem's namespace; nil when it is not veem's.
     public static func record(fromMetadata xml: String) -> DomainRecord? {
@@ -55,7 +60,7 @@ public enum DomainXML {
               let desired = attributes["desired"].flatMap(VEEState.init(rawValue:)),
               let generation = attributes["generation"].flatMap(Int.init),
               let data = attributes["spec"].flatMap({ Data(base64Encoded: $0) }),
-              let spec = try? JSONDecoder().decode(VEESpec.self, from: data)
+              let spec = try? decoder.decode(VEESpec.self, from: data)
         else { return nil }
         return DomainRecord(vee: vee, host: host, spec: spec, desired: desired, generation: generation)
     }

@@ -111,10 +111,8 @@ public final class LibvirtDriver: HypervisorDriver {
     }
 
     public func setRecord(_ record: DomainRecord) async throws {
+        let element = DomainXML.metadata(record, prefixed: false)
         try await withDomain(record.vee, "virDomainSetMetadata") { domain in
-            let element = "<vee id='\(DomainXML.escape(record.vee))' host='\(DomainXML.escape(record.host))'"
-                + " desired='\(record.desired.rawValue)' generation='\(record.generation)'"
-                + " spec='\((try? JSONEncoder().encode(record.spec))?.base64EncodedString() ?? "")'/>"
             var flags = VIR_DOMAIN_AFFECT_CONFIG.rawValue
             if domain.isActive { flags |= VIR_DOMAIN_AFFECT_LIVE.rawValue }
             return virDomainSetMetadata(domain.pointer, Int32(VIR_DOMAIN_METADATA_ELEMENT.rawValue), element, "veem",

@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 
 /// Migrations only ever get appended: a released one is never edited.
@@ -59,4 +60,10 @@ enum InventorySchema {
         }
         return migrator
     }
+}
+
+/// JSON columns (a VEE's spec, a host's images); one coder each, not one per row.
+enum InventoryCoding {
+    static let encoder = JSONEncoder()
+    static let decoder = JSONDecoder()
 }

@@ -8,7 +8,7 @@ extension InventoryTransaction {
     public func register(_ registration: HostRegistration, at date: Date) throws -> Bool {
         let previous = try String.fetchOne(db, sql: "SELECT state FROM hosts WHERE id = ?",
                                            arguments: [registration.host])
-        let images = String(decoding: try JSONEncoder().encode(registration.images.sorted()), as: UTF8.self)
+        let images = String(decoding: try InventoryCoding.encoder.encode(registration.images.sorted()), as: UTF8.self)
         try execute(sql: """
             INSERT INTO hosts (id, hypervisor, domain_type, cpus, memory_mib, disk_gib, images, state,
                                last_heartbeat, registered_at)
@@ -53,7 +53,7 @@ extension InventoryTransaction {
         }
         return try Row.fetchAll(db, sql: "SELECT * FROM hosts ORDER BY id").map { row in
             let id: String = row["id"]
-            let images = (try? JSONDecoder().decode([String].self, from: Data((row["images"] as String).utf8))) ?? []
+            let images = (try? InventoryCoding.decoder.decode([String].self, from: Data((row["images"] as String).utf8))) ?? []
             return HostView(id: id, hypervisor: row["hypervisor"], domainType: row["domain_type"],
                             capacity: Resources(cpus: row["cpus"], memoryMiB: row["memory_mib"],
                                                 diskGiB: row["disk_gib"]),

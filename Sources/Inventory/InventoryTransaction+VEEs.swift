@@ -17,7 +17,7 @@ struct VEERow: FetchableRecord {
     init(row: Row) throws {
         id = row["id"]
         name = row["name"]
-        spec = try JSONDecoder().decode(VEESpec.self, from: Data((row["spec"] as String).utf8))
+        spec = try InventoryCoding.decoder.decode(VEESpec.self, from: Data((row["spec"] as String).utf8))
         host = row["host"]
         desired = VEEState(rawValue: row["desired"]) ?? .failed
         observed = VEEState(rawValue: row["observed"]) ?? .failed
@@ -55,7 +55,7 @@ extension InventoryTransaction {
             try execute(sql: """
                 INSERT INTO vees (id, name, spec, host, desired, observed, generation, created_at, updated_at)
                 VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)
-                """, arguments: [view.id, spec.name, String(decoding: try JSONEncoder().encode(spec), as: UTF8.self),
+                """, arguments: [view.id, spec.name, String(decoding: try InventoryCoding.encoder.encode(spec), as: UTF8.self),
                                  host, view.desired.rawValue, view.observed.rawValue, date, date])
             try appendEvent(SiteEvent(kind: .veePlaced, host: host, vee: view.id, state: .defined,
                                       message: "\(spec.name) placed on \(host)"), at: date)
