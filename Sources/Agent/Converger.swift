@@ -47,8 +47,10 @@ struct Converger: Sendable {
         case .active:
             return try await activate(vee, spec: command.spec, from: status)
         case .paused:
-            if status != .paused { _ = try await activate(vee, spec: command.spec, from: status) }
-            if try await driver.status(of: vee) == .running { try await driver.pause(vee) }
+            if status == .paused { return .paused }
+            // After activate the domain runs, whatever it was before.
+            if status != .running { _ = try await activate(vee, spec: command.spec, from: status) }
+            try await driver.pause(vee)
             return .paused
         case .suspended:
             if status == .shutoff(managedSave: true) { return .suspended }
