@@ -45,6 +45,21 @@ public final class SiteHarness: @unchecked Sendable {
         watcher = try await SiteWatcher.start(connection, routingKey: "site.#")
     }
 
+    /// Runs `body` against a fresh site and always tears it down, whether `body` returns or throws.
+    public static func with<T>(label: String = "test", heartbeat: Duration = .seconds(1),
+                               images: [GuestImage] = [GuestImage(name: "tiny")],
+                               _ body: (SiteHarness) async throws -> T) async throws -> T {
+        let site = try await SiteHarness(label: label, heartbeat: heartbeat, images: images)
+        do {
+            let result = try await body(site)
+            await site.shutdown()
+            return result
+        } catch {
+            await site.shutdown()
+            throw error
+        }
+    }
+
     public var databasePath: String { directory + "/coordinator.sqlite" }
 
     /// Where an agent of this harness writes a VEE's serial console.
@@ -92,6 +107,25 @@ public final class SiteHarness: @unchecked Sendable {
         _ = try await watcher.wait(timeout: .seconds(60), what: "host \(host) registered") { history in
             history.filter { $0.host == host && $0.kind == .hostUp }.count > registrations ? history.last : nil
         } matching: { $0.host == host && $0.kind == .hostUp }
+    }
+
+    /// A coordinator and one agent for `host` on `driver`, both serving.
+    public func startCoordinatorAndAgent(_ host: String, driver: any HypervisorDriver) async throws {
+        try await startCoordinator()
+        try await startAgent(host, driver: driver)
+    }
+
+    /// InitializeVEE, then waits until the host reports the VEE DEFINED.
+    public func define(_ spec: VEESpec) async throws -> VEEView {
+        let vee = try await client.initialize(spec)
+        try await expect(vee, .defined)
+        return vee
+    }
+
+    /// VEEUpdate, then waits until the host reports the state the action leads to.
+    public func change(_ vee: VEEView, _ action: VEEAction, timeout: Duration = .seconds(30)) async throws {
+        _ = try await client.update(vee.id, action)
+        try await expect(vee, action.target, timeout: timeout)
     }
 
     /// Stops an agent at once, mid-flight: its unacked commands go back to its queue.

@@ -18,14 +18,7 @@ struct VeemBench: AsyncParsableCommand {
     @Option(help: "Raw libvirt calls for the baseline.") var raw = 4000
 
     func run() async throws {
-        let site = try await SiteHarness(label: "bench", heartbeat: .seconds(5))
-        do {
-            try await measure(site)
-            await site.shutdown()
-        } catch {
-            await site.shutdown()
-            throw error
-        }
+        try await SiteHarness.with(label: "bench", heartbeat: .seconds(5)) { try await measure($0) }
     }
 
     func measure(_ site: SiteHarness) async throws {

@@ -10,11 +10,9 @@ import VMI
         try await withSite { site in
             let driver = try await sharedTestDriver()
             let host = uniqueHost()
-            try await site.startCoordinator()
-            try await site.startAgent(host, driver: driver)
+            try await site.startCoordinatorAndAgent(host, driver: driver)
             let client = site.client!
-            let web = try await client.initialize(vee("web1"))
-            try await site.expect(web, .defined)
+            let web = try await site.define(vee("web1"))
             let before = try await client.site()
             let eventsBefore = site.watcher.seen.filter { $0.vee != nil }.count
 

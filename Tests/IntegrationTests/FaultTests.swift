@@ -57,10 +57,8 @@ import VMI
     @Test func pendingWorkCompletesAfterACoordinatorRestart() async throws {
         try await withSite { site in
             let driver = try await sharedTestDriver()
-            try await site.startCoordinator()
-            try await site.startAgent(uniqueHost(), driver: driver)
-            let web = try await site.client.initialize(vee("web1"))
-            try await site.expect(web, .defined)
+            try await site.startCoordinatorAndAgent(uniqueHost(), driver: driver)
+            let web = try await site.define(vee("web1"))
             await site.stopCoordinator()
 
             // Sent while no coordinator runs: it waits in the durable request queue.
@@ -75,8 +73,7 @@ import VMI
     @Test func aRepeatedRequestIsAnsweredOnceAndChangesNothing() async throws {
         try await withSite { site in
             let driver = try await sharedTestDriver()
-            try await site.startCoordinator()
-            try await site.startAgent(uniqueHost(), driver: driver)
+            try await site.startCoordinatorAndAgent(uniqueHost(), driver: driver)
             let id = UUID().uuidString.lowercased()
             let first = try await site.client.requestRaw(SubmitVEEs(vees: [vee("once")]), id: id)
             let second = try await site.client.requestRaw(SubmitVEEs(vees: [vee("once")]), id: id)
@@ -90,10 +87,8 @@ import VMI
     @Test func aDroppedBrokerConnectionIsReestablishedAndNothingIsLost() async throws {
         try await withSite { site in
             let driver = try await sharedTestDriver()
-            try await site.startCoordinator()
-            try await site.startAgent(uniqueHost(), driver: driver)
-            let web = try await site.client.initialize(vee("web1"))
-            try await site.expect(web, .defined)
+            try await site.startCoordinatorAndAgent(uniqueHost(), driver: driver)
+            let web = try await site.define(vee("web1"))
             let connections = site.client.connection.connectionCount
 
             try site.broker.closeAllConnections()
@@ -109,8 +104,7 @@ import VMI
         try await withSite { site in
             let driver = try await sharedTestDriver()
             let host = uniqueHost()
-            try await site.startCoordinator()
-            try await site.startAgent(host, driver: driver)
+            try await site.startCoordinatorAndAgent(host, driver: driver)
             await site.killAgent(host)
             try await site.watcher.wait(forHost: host, up: false, timeout: .seconds(15))
             #expect(try await site.client.site().hosts.first?.state == .down)

@@ -11,8 +11,7 @@ import VMI
         try await withSite { site in
             let driver = try await sharedTestDriver()
             let host = uniqueHost()
-            try await site.startCoordinator()
-            try await site.startAgent(host, driver: driver)
+            try await site.startCoordinatorAndAgent(host, driver: driver)
             let client = site.client!
 
             let submitted = try await client.submit([vee("web1"), vee("db1", memoryMiB: 128)])
@@ -50,13 +49,10 @@ import VMI
     @Test func monitoringCarriesProbeKPIsAndPlatformMetrics() async throws {
         try await withSite { site in
             let driver = try await sharedTestDriver()
-            try await site.startCoordinator()
-            try await site.startAgent(uniqueHost(), driver: driver)
+            try await site.startCoordinatorAndAgent(uniqueHost(), driver: driver)
             let client = site.client!
-            let web = try await client.initialize(vee("web1"))
-            try await site.expect(web, .defined)
-            _ = try await client.update(web.id, .activate)
-            try await site.expect(web, .active)
+            let web = try await site.define(vee("web1"))
+            try await site.change(web, .activate)
 
             try await client.put(kpis: ["RequestPerSecond": 1200, "Users": 40], for: "web1")
             let kpis = try await client.monitoring("web1")
@@ -71,12 +67,9 @@ import VMI
     @Test func aGuestThatPowersItselfOffStaysOff() async throws {
         try await withSite { site in
             let driver = try await sharedTestDriver()
-            try await site.startCoordinator()
-            try await site.startAgent(uniqueHost(), driver: driver)
-            let web = try await site.client.initialize(vee("web1"))
-            try await site.expect(web, .defined)
-            _ = try await site.client.update(web.id, .activate)
-            try await site.expect(web, .active)
+            try await site.startCoordinatorAndAgent(uniqueHost(), driver: driver)
+            let web = try await site.define(vee("web1"))
+            try await site.change(web, .activate)
             // From inside the guest (behind veem's back): libvirt's event reaches the agent, the coordinator adopts it.
             try await driver.requestShutdown(web.id)
             try await site.expect(web, .defined)

@@ -5,17 +5,8 @@ import VMI
 
 /// Runs `body` against a fresh site (own vhost, own database) and always tears it down.
 /// Heartbeats every second: shorter ones flap hosts DOWN while the suite's TCG guest loads both cores.
-func withSite<T>(heartbeat: Duration = .seconds(1),
-                 _ body: (SiteHarness) async throws -> T) async throws -> T {
-    let site = try await SiteHarness(heartbeat: heartbeat)
-    do {
-        let result = try await body(site)
-        await site.shutdown()
-        return result
-    } catch {
-        await site.shutdown()
-        throw error
-    }
+func withSite<T>(_ body: (SiteHarness) async throws -> T) async throws -> T {
+    try await SiteHarness.with(body)
 }
 
 /// A host id no other test uses (the test:///default hypervisor is shared by the whole process).

@@ -13,14 +13,7 @@ import VMI
     @Test func aGuestWalksEveryControlState() async throws {
         let images = try GuestImage.catalogue(in: Self.imageDirectory)
         let tiny = try #require(images["tiny"], "run Packaging/build-tiny-guest.sh \(Self.imageDirectory) first")
-        let site = try await SiteHarness(label: "system", heartbeat: .seconds(1), images: [tiny])
-        do {
-            try await walk(site)
-            await site.shutdown()
-        } catch {
-            await site.shutdown()
-            throw error
-        }
+        try await SiteHarness.with(label: "system", images: [tiny]) { try await walk($0) }
     }
 
     func walk(_ site: SiteHarness) async throws {
