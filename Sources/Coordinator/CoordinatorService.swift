@@ -30,7 +30,7 @@ public final class CoordinatorService: Service {
 
     public func run() async throws {
         try await connection.declare(Topology.coordinator)
-        let resent = try await resendUnconverged(onHost: nil)
+        let resent = try await resendUnconverged()
         logger.info("coordinator ready", metadata: ["site": "\(configuration.site)", "resent": "\(resent)"])
         onReady("site \(configuration.site): \(resent) pending commands re-sent")
         try await cancelWhenGracefulShutdown {
@@ -60,10 +60,10 @@ public final class CoordinatorService: Service {
                         routingKey: Topology.siteEventKey(event.kind.rawValue.lowercased()), persistent: false)
     }
 
-    /// Re-sends commands for VEEs whose host has not reached the desired state (all hosts, or one).
-    @discardableResult
-    func resendUnconverged(onHost host: String?) async throws -> Int {
-        let pending = try await inventory.read { try $0.unconverged() }.filter { host == nil || $0.host == host }
+    /// Re-sends commands for VEEs whose host (up) has not reported the desired state: after a restart, whatever
+    /// was committed but maybe not sent.
+    func resendUnconverged() async throws -> Int {
+        let pending = try await inventory.read { try $0.unconverged() }
         pending.forEach(command)
         return pending.count
     }
@@ -72,9 +72,15 @@ public final class CoordinatorService: Service {
         let interval = configuration.heartbeatInterval
         while !Task.isCancelled {
             try? await Task.sleep(for: interval)
-            let cutoff = Date().addingTimeInterval(-(interval * configuration.missedHeartbeats).seconds)
+            let now = Date()
+            let cutoff = now.addingTimeInterval(-(interval * configuration.missedHeartbeats).seconds)
             do {
-                for host in try await inventory.write({ try $0.markHostsDown(silentSince: cutoff) }) {
+                let down = try await inventory.write { tx in
+                    // Replies are kept for a day: long enough for any re-delivery or client retry.
+                    try tx.forgetReplies(before: now.addingTimeInterval(-86_400))
+                    return try tx.markHostsDown(silentSince: cutoff)
+                }
+                for host in down {
                     logger.warning("host down", metadata: ["host": "\(host)"])
                     announce(SiteEvent(kind: .hostDown, host: host, message: "host \(host) missed its heartbeats"))
                 }

@@ -78,6 +78,11 @@ public struct InventoryTransaction {
                        arguments: [id, Data(reply), date])
     }
 
+    /// Drops recorded replies older than `date`; a request re-sent after that is treated as new.
+    public func forgetReplies(before date: Date) throws {
+        try execute(sql: "DELETE FROM requests WHERE at < ?", arguments: [date])
+    }
+
     // MARK: Events
 
     public func appendEvent(_ event: SiteEvent, at date: Date) throws {

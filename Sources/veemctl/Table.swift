@@ -34,7 +34,7 @@ enum Table {
     }
 
     static func monitoring(_ vees: [VEEMonitoring]) -> String {
-        render(["NAME", "SOURCE", "NAME", "VALUE"], vees.flatMap { v in
+        render(["VEE", "SOURCE", "METRIC", "VALUE"], vees.flatMap { v in
             v.metrics.sorted { $0.key < $1.key }.map { [v.name, "metric", $0.key, String(format: "%.3f", $0.value)] }
                 + v.kpis.sorted { $0.key < $1.key }.map { [v.name, "kpi", $0.key, String(format: "%.3f", $0.value)] }
         })

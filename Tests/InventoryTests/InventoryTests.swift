@@ -90,6 +90,10 @@ import VMI
         try await inventory.write { tx in try tx.recordReply(Array("ok".utf8), forRequest: "r-1", at: now) }
         #expect(try await inventory.read { try $0.reply(forRequest: "r-1") } == Array("ok".utf8))
         #expect(try await inventory.read { try $0.reply(forRequest: "r-2") } == nil)
+        try await inventory.write { tx in try tx.forgetReplies(before: now.addingTimeInterval(-1)) }
+        #expect(try await inventory.read { try $0.reply(forRequest: "r-1") } != nil)
+        try await inventory.write { tx in try tx.forgetReplies(before: now.addingTimeInterval(1)) }
+        #expect(try await inventory.read { try $0.reply(forRequest: "r-1") } == nil)
     }
 
     @Test func observationsAreRecordedOnceAndOnlyFromTheVEEsHost() async throws {
