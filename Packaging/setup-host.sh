@@ -25,6 +25,8 @@ systemd_running() { [[ -d /run/systemd/system ]]; }
 if ! rabbitmqctl -q status >/dev/null 2>&1; then
   if systemd_running; then systemctl enable --now rabbitmq-server; else rabbitmq-server -detached; fi
 fi
+# A freshly started node needs a moment before its CLI can reach it at all.
+for _ in $(seq 1 120); do rabbitmqctl -q await_startup --timeout 60 >/dev/null 2>&1 && break; sleep 0.5; done
 rabbitmqctl -q await_startup --timeout 60
 rabbitmqctl -q list_vhosts | grep -qx veem || rabbitmqctl -q add_vhost veem
 rabbitmqctl -q set_permissions -p veem guest '.*' '.*' '.*'
