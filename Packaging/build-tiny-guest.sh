@@ -13,13 +13,13 @@ if [[ -s "$out/vmlinuz" && -s "$out/initramfs.cpio.gz" && -s "$images/tiny.json"
   echo "tiny guest already in $out"; exit 0
 fi
 work=$(mktemp -d)
-chmod a+rx "$work"  # apt-get download drops privileges to _apt
 trap 'rm -rf "$work"' EXIT
 cd "$work"
 
 kernel_pkg=$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
 [[ -n "$kernel_pkg" ]] || { echo "cannot resolve linux-image-cloud-amd64 (run apt-get update)" >&2; exit 1; }
-apt-get download -q "$kernel_pkg" busybox-static >/dev/null
+# As root into a private directory: no need for apt's _apt sandbox user.
+apt-get download -q -o APT::Sandbox::User=root "$kernel_pkg" busybox-static >/dev/null
 mkdir pkg
 for deb in ./*.deb; do dpkg-deb -x "$deb" pkg; done
 release=${kernel_pkg#linux-image-}
