@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // The only two modules that import C.
@@ -24,6 +25,7 @@ let package = Package(
         .target(name: "BlockingIO"),
         .target(name: "VMI"),
         .target(name: "Placement", dependencies: ["VMI"]),
+        .target(name: "Manifest", dependencies: ["VMI", .product(name: "Yams", package: "Yams")]),
         .target(name: "Hypervisor", dependencies: [
             "CLibvirt", "BlockingIO", "VMI", .product(name: "Logging", package: "swift-log"),
         ]),
@@ -65,6 +67,8 @@ let package = Package(
 
         .testTarget(name: "VMITests", dependencies: ["VMI"], resources: [.copy("Fixtures")]),
         .testTarget(name: "InventoryTests", dependencies: ["Inventory", "VMI"]),
+        .testTarget(name: "ManifestTests", dependencies: ["Manifest", "VMI"]),
+        .testTarget(name: "PlacementTests", dependencies: ["Placement", "VMI"]),
         .testTarget(name: "HypervisorTests", dependencies: ["Hypervisor", "VMI"]),
         .testTarget(name: "IntegrationTests", dependencies: [
             "VeemTestSupport", "Agent", "Coordinator", "VeemClient", "Hypervisor", "Messaging", "Inventory", "VMI",
