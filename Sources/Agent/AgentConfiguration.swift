@@ -15,13 +15,17 @@ public struct AgentConfiguration: Sendable {
     public var metricsInterval: Duration
     /// How long a cold boot may take to show its console marker.
     public var bootTimeout: Duration
+    /// This host's group, for `Deploy(C) = {…}` directives.
+    public var group: String
 
     public var diskDirectory: String { "\(stateDirectory)/disks" }
     public var consoleDirectory: String { "\(stateDirectory)/consoles" }
 
     public init(host: String, libvirtURI: String, domainType: String = "auto", imageDirectory: String,
                 stateDirectory: String, heartbeatInterval: Duration = .seconds(5),
-                metricsInterval: Duration = .seconds(10), bootTimeout: Duration = .seconds(120)) {
+                metricsInterval: Duration = .seconds(10), bootTimeout: Duration = .seconds(120),
+                group: String = "default") {
+        self.group = group
         self.host = host
         self.libvirtURI = libvirtURI
         self.domainType = domainType
@@ -33,7 +37,7 @@ public struct AgentConfiguration: Sendable {
     }
 
     /// Reads `VEEM_HOST`, `VEEM_LIBVIRT_URI`, `VEEM_DOMAIN_TYPE`, `VEEM_IMAGE_DIR`, `VEEM_STATE_DIR`,
-    /// `VEEM_HEARTBEAT_SECONDS`, `VEEM_METRICS_SECONDS`, `VEEM_BOOT_TIMEOUT_SECONDS`.
+    /// `VEEM_HEARTBEAT_SECONDS`, `VEEM_METRICS_SECONDS`, `VEEM_BOOT_TIMEOUT_SECONDS`, `VEEM_HOST_GROUP`.
     public init(settings: Settings) throws {
         let host = settings.string("VEEM_HOST", default: ProcessInfo.processInfo.hostName)
             .split(separator: ".").first.map(String.init) ?? "host"
@@ -50,6 +54,7 @@ public struct AgentConfiguration: Sendable {
                   stateDirectory: settings.string("VEEM_STATE_DIR", default: "/var/lib/veem"),
                   heartbeatInterval: try settings.seconds("VEEM_HEARTBEAT_SECONDS", default: 5),
                   metricsInterval: try settings.seconds("VEEM_METRICS_SECONDS", default: 10),
-                  bootTimeout: try settings.seconds("VEEM_BOOT_TIMEOUT_SECONDS", default: 120))
+                  bootTimeout: try settings.seconds("VEEM_BOOT_TIMEOUT_SECONDS", default: 120),
+                  group: settings.string("VEEM_HOST_GROUP", default: "default"))
     }
 }

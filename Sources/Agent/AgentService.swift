@@ -87,7 +87,7 @@ public final class AgentService: Service {
             host: host, hypervisor: "\(facts.driver) \(facts.version)", domainType: domainType,
             capacity: Resources(cpus: facts.cpus, memoryMiB: facts.memoryMiB,
                                 diskGiB: Int((disk?.int64Value ?? 0) >> 30)),
-            images: images.keys.sorted(), vees: observations)
+            images: images.keys.sorted(), vees: observations, group: configuration.group)
         try await connection.send(Envelope(body: registration, sender: sender), exchange: Topology.eventsExchange,
                                   routingKey: Topology.hostReportKey(host, "registration"))
     }

@@ -1,5 +1,6 @@
 import Daemon
 import Foundation
+import Placement
 
 /// How a site's coordinator runs.
 public struct CoordinatorConfiguration: Sendable {
@@ -10,9 +11,12 @@ public struct CoordinatorConfiguration: Sendable {
     public var missedHeartbeats: Int
     /// How long a SHUTDOWN waits for the guest before powering it off.
     public var shutdownTimeout: Duration
+    public var placement: SitePlacement
 
     public init(site: String = "site1", databasePath: String, heartbeatInterval: Duration = .seconds(5),
-                missedHeartbeats: Int = 3, shutdownTimeout: Duration = .seconds(60)) {
+                missedHeartbeats: Int = 3, shutdownTimeout: Duration = .seconds(60),
+                placement: SitePlacement = SitePlacement()) {
+        self.placement = placement
         self.site = site
         self.databasePath = databasePath
         self.heartbeatInterval = heartbeatInterval
@@ -21,16 +25,21 @@ public struct CoordinatorConfiguration: Sendable {
     }
 
     /// Reads `VEEM_SITE`, `VEEM_DATABASE`, `VEEM_HEARTBEAT_SECONDS`, `VEEM_MISSED_HEARTBEATS`,
-    /// `VEEM_SHUTDOWN_TIMEOUT_SECONDS`.
+    /// `VEEM_SHUTDOWN_TIMEOUT_SECONDS`, `VEEM_PLACEMENT_WEIGHER` (pack, spread, load-aware).
     public init(settings: Settings) throws {
         let missed = settings.string("VEEM_MISSED_HEARTBEATS", default: "3")
         guard let missedHeartbeats = Int(missed), missedHeartbeats > 0 else {
             throw SettingsError(message: "VEEM_MISSED_HEARTBEATS must be a positive whole number, got '\(missed)'")
         }
+        let weigherName = settings.string("VEEM_PLACEMENT_WEIGHER", default: "pack")
+        guard let weigher = Weigher(rawValue: weigherName) else {
+            throw SettingsError(message: "VEEM_PLACEMENT_WEIGHER must be pack, spread or load-aware, got '\(weigherName)'")
+        }
         self.init(site: settings.string("VEEM_SITE", default: "site1"),
                   databasePath: settings.string("VEEM_DATABASE", default: "/var/lib/veem/coordinator.sqlite"),
                   heartbeatInterval: try settings.seconds("VEEM_HEARTBEAT_SECONDS", default: 5),
                   missedHeartbeats: missedHeartbeats,
-                  shutdownTimeout: try settings.seconds("VEEM_SHUTDOWN_TIMEOUT_SECONDS", default: 60))
+                  shutdownTimeout: try settings.seconds("VEEM_SHUTDOWN_TIMEOUT_SECONDS", default: 60),
+                  placement: SitePlacement(weigher: weigher))
     }
 }

@@ -129,9 +129,15 @@ extension CoordinatorService {
                        _ now: Date) throws -> Outcome {
         let problems = zip(specs, fields).flatMap { $0.problems(at: $1) }
         guard problems.isEmpty else { throw VMIErrors(all: problems) }
-        let views = try tx.admit(specs, at: now) { hosts in
-            switch FirstFit.place(specs, on: hosts) {
-            case .success(let chosen): return chosen
+        let placement = configuration.placement
+        let admissions = specs.map { Admission(spec: $0, slaClass: placement.loneVEEClass) }
+        let views = try tx.admit(admissions, at: now) { hosts, vees in
+            let items = specs.map {
+                PlacementItem(name: $0.name, resources: $0.resources, image: $0.image,
+                              slaClass: placement.slaClass(nil))
+            }
+            switch placement.scheduler.place(items, on: placement.hosts(hosts, vees)) {
+            case .success(let plan): return plan.hosts
             case .failure(let failure):
                 throw VMIError(code: .insufficientCapacity, field: fields[failure.index],
                                message: "cannot place '\(specs[failure.index].name)': \(failure.reason)")

@@ -58,6 +58,15 @@ enum InventorySchema {
                 );
                 """)
         }
+        migrator.registerMigration("v2: host groups; VEE classes, services and components") { db in
+            try db.execute(sql: """
+                ALTER TABLE hosts ADD COLUMN host_group TEXT NOT NULL DEFAULT 'default';
+                ALTER TABLE vees ADD COLUMN sla_class TEXT;
+                ALTER TABLE vees ADD COLUMN service TEXT;
+                ALTER TABLE vees ADD COLUMN component TEXT;
+                CREATE INDEX vees_service ON vees(service, component);
+                """)
+        }
         return migrator
     }
 }

@@ -11,14 +11,15 @@ extension InventoryTransaction {
         let images = String(decoding: try InventoryCoding.encoder.encode(registration.images.sorted()), as: UTF8.self)
         try execute(sql: """
             INSERT INTO hosts (id, hypervisor, domain_type, cpus, memory_mib, disk_gib, images, state,
-                               last_heartbeat, registered_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, 'UP', ?, ?)
+                               last_heartbeat, registered_at, host_group)
+            VALUES (?, ?, ?, ?, ?, ?, ?, 'UP', ?, ?, ?)
             ON CONFLICT (id) DO UPDATE SET hypervisor = excluded.hypervisor, domain_type = excluded.domain_type,
                 cpus = excluded.cpus, memory_mib = excluded.memory_mib, disk_gib = excluded.disk_gib,
-                images = excluded.images, state = 'UP', last_heartbeat = excluded.last_heartbeat
+                images = excluded.images, state = 'UP', last_heartbeat = excluded.last_heartbeat,
+                host_group = excluded.host_group
             """, arguments: [registration.host, registration.hypervisor, registration.domainType,
                              registration.capacity.cpus, registration.capacity.memoryMiB,
-                             registration.capacity.diskGiB, images, date, date])
+                             registration.capacity.diskGiB, images, date, date, registration.group ?? "default"])
         return previous != HostState.up.rawValue
     }
 
@@ -59,7 +60,7 @@ extension InventoryTransaction {
                                                 diskGiB: row["disk_gib"]),
                             allocated: allocated[id, default: .zero],
                             state: HostState(rawValue: row["state"]) ?? .down,
-                            lastHeartbeat: row["last_heartbeat"], images: images)
+                            lastHeartbeat: row["last_heartbeat"], images: images, group: row["host_group"])
         }
     }
 }

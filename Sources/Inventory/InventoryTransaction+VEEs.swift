@@ -13,6 +13,9 @@ struct VEERow: FetchableRecord {
     var generation: Int
     var lastError: String?
     var updatedAt: Date
+    var slaClass: String?
+    var service: String?
+    var component: String?
 
     init(row: Row) throws {
         id = row["id"]
@@ -24,11 +27,30 @@ struct VEERow: FetchableRecord {
         generation = row["generation"]
         lastError = row["last_error"]
         updatedAt = row["updated_at"]
+        slaClass = row["sla_class"]
+        service = row["service"]
+        component = row["component"]
     }
 
     var view: VEEView {
         VEEView(id: id, spec: spec, host: host, desired: desired, observed: observed, lastError: lastError,
-                generation: generation, updatedAt: updatedAt)
+                generation: generation, updatedAt: updatedAt, slaClass: slaClass, service: service,
+                component: component)
+    }
+}
+
+/// A VEE to admit: its spec, and what it belongs to.
+public struct Admission: Sendable {
+    public var spec: VEESpec
+    public var slaClass: String
+    public var service: String?
+    public var component: String?
+
+    public init(spec: VEESpec, slaClass: String, service: String? = nil, component: String? = nil) {
+        self.spec = spec
+        self.slaClass = slaClass
+        self.service = service
+        self.component = component
     }
 }
 
@@ -36,7 +58,9 @@ extension InventoryTransaction {
     /// Places new VEEs: checks names against the live ones and `decide`s hosts on the same snapshot, so two
     /// requests can never both take the last room on a host. Throws (having written nothing) when a name is taken
     /// or `decide` throws.
-    public func admit(_ specs: [VEESpec], at date: Date, decide: ([HostView]) throws -> [String]) throws -> [VEEView] {
+    public func admit(_ admissions: [Admission], at date: Date,
+                      decide: ([HostView], [VEEView]) throws -> [String]) throws -> [VEEView] {
+        let specs = admissions.map(\.spec)
         var names = Set<String>()
         for (index, spec) in specs.enumerated() {
             let taken = try Bool.fetchOne(db, sql: """
@@ -47,16 +71,21 @@ extension InventoryTransaction {
                                message: "a VEE named '\(spec.name)' already exists")
             }
         }
-        let hosts = try decide(hosts())
+        let hosts = try decide(hosts(), liveVEEs())
         var views: [VEEView] = []
-        for (spec, host) in zip(specs, hosts) {
+        for (admission, host) in zip(admissions, hosts) {
+            let spec = admission.spec
             let view = VEEView(id: UUID().uuidString.lowercased(), spec: spec, host: host, desired: .defined,
-                               observed: .pending, updatedAt: date)
+                               observed: .pending, updatedAt: date, slaClass: admission.slaClass,
+                               service: admission.service, component: admission.component)
             try execute(sql: """
-                INSERT INTO vees (id, name, spec, host, desired, observed, generation, created_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)
-                """, arguments: [view.id, spec.name, String(decoding: try InventoryCoding.encoder.encode(spec), as: UTF8.self),
-                                 host, view.desired.rawValue, view.observed.rawValue, date, date])
+                INSERT INTO vees (id, name, spec, host, desired, observed, generation, created_at, updated_at,
+                                  sla_class, service, component)
+                VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)
+                """, arguments: [view.id, spec.name,
+                                 String(decoding: try InventoryCoding.encoder.encode(spec), as: UTF8.self),
+                                 host, view.desired.rawValue, view.observed.rawValue, date, date, admission.slaClass,
+                                 admission.service, admission.component])
             try appendEvent(SiteEvent(kind: .veePlaced, host: host, vee: view.id, state: .defined,
                                       message: "\(spec.name) placed on \(host)"), at: date)
             views.append(view)
@@ -74,6 +103,11 @@ extension InventoryTransaction {
 
     public func vees() throws -> [VEEView] {
         try fetchVEEs(sql: "SELECT * FROM vees ORDER BY created_at, name").map(\.view)
+    }
+
+    /// VEEs not destroyed (what occupies hosts).
+    public func liveVEEs() throws -> [VEEView] {
+        try fetchVEEs(sql: "SELECT * FROM vees WHERE desired != 'DESTROYED'").map(\.view)
     }
 
     public func vees(onHost host: String) throws -> [VEEView] {

@@ -29,8 +29,11 @@ public struct HostRegistration: VMIBody, Equatable {
     public var images: [String]
     /// Every VEE this agent owns, with its observed state: the coordinator converges from this.
     public var vees: [VEEObservation]
+    /// The host group (for `Deploy(C) = {…}` directives); absent means "default".
+    public var group: String?
     public init(host: String, hypervisor: String, domainType: String, capacity: Resources, images: [String],
-                vees: [VEEObservation]) {
+                vees: [VEEObservation], group: String? = nil) {
+        self.group = group
         self.host = host
         self.hypervisor = hypervisor
         self.domainType = domainType

@@ -50,9 +50,11 @@ public struct HostView: Codable, Sendable, Equatable {
     public var state: HostState
     public var lastHeartbeat: Date?
     public var images: [String]
+    public var group: String?
 
     public init(id: String, hypervisor: String, domainType: String, capacity: Resources, allocated: Resources,
-                state: HostState, lastHeartbeat: Date?, images: [String]) {
+                state: HostState, lastHeartbeat: Date?, images: [String], group: String? = nil) {
+        self.group = group
         self.id = id
         self.hypervisor = hypervisor
         self.domainType = domainType
@@ -75,9 +77,17 @@ public struct VEEView: Codable, Sendable, Equatable {
     /// Bumped by every change of `desired`.
     public var generation: Int
     public var updatedAt: Date
+    /// Its SLA class, and the service and component it is a replica of (absent for a lone VEE).
+    public var slaClass: String?
+    public var service: String?
+    public var component: String?
 
     public init(id: String, spec: VEESpec, host: String, desired: VEEState, observed: VEEState,
-                lastError: String? = nil, generation: Int = 1, updatedAt: Date) {
+                lastError: String? = nil, generation: Int = 1, updatedAt: Date, slaClass: String? = nil,
+                service: String? = nil, component: String? = nil) {
+        self.slaClass = slaClass
+        self.service = service
+        self.component = component
         self.id = id
         self.spec = spec
         self.host = host

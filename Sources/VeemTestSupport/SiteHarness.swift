@@ -94,12 +94,12 @@ public final class SiteHarness: @unchecked Sendable {
 
     /// Starts an agent for `host` on `driver` and waits until the coordinator has it up.
     public func startAgent(_ host: String, driver: any HypervisorDriver, bootTimeout: Duration = .seconds(120),
-                           domainType: String = "auto") async throws {
+                           domainType: String = "auto", group: String = "default") async throws {
         let connection = AMQPConnection(configuration: broker.configuration(name: "agent-\(host)"), logger: logger)
         let configuration = AgentConfiguration(
             host: host, libvirtURI: "", domainType: domainType, imageDirectory: imageDirectory,
             stateDirectory: "\(directory)/\(host)", heartbeatInterval: heartbeat, metricsInterval: heartbeat,
-            bootTimeout: bootTimeout)
+            bootTimeout: bootTimeout, group: group)
         let agent = AgentService(configuration: configuration, driver: driver, connection: connection, logger: logger)
         let registrations = watcher.seen.filter { $0.host == host && $0.kind == .hostUp }.count
         let task = Task { try await agent.run() }

@@ -14,6 +14,8 @@ import VMI
 
     func spec(_ name: String, cpus: Int = 1) -> VEESpec { VEESpec(name: name, cpus: cpus, image: "tiny") }
 
+    func gold(_ specs: [VEESpec]) -> [Admission] { specs.map { Admission(spec: $0, slaClass: "Gold") } }
+
     /// An inventory with hosts `h1` and `h2` registered.
     func inventory() async throws -> Inventory {
         let inventory = try Inventory(path: path)
@@ -35,11 +37,11 @@ import VMI
     @Test func admittedVEEsReserveCapacityAndNamesStayUnique() async throws {
         let inventory = try await inventory()
         let (now, a, b) = (now, spec("a", cpus: 2), spec("b"))
-        let views = try await inventory.write { tx in try tx.admit([a, b], at: now) { _ in ["h1", "h1"] } }
+        let views = try await inventory.write { tx in try tx.admit(gold([a, b]), at: now) { _, _ in ["h1", "h1"] } }
         #expect(views.map(\.observed) == [.pending, .pending])
         #expect(try await inventory.read { try $0.hosts() }[0].allocated.cpus == 3)
         await #expect(throws: VMIError.self) {
-            _ = try await inventory.write { tx in try tx.admit([a], at: now) { _ in ["h2"] } }
+            _ = try await inventory.write { tx in try tx.admit(gold([a]), at: now) { _, _ in ["h2"] } }
         }
         #expect(try await inventory.read { try $0.vees() }.count == 2)
     }
@@ -49,7 +51,7 @@ import VMI
         let (now, a, b) = (now, spec("a"), spec("b"))
         struct NoRoom: Error {}
         await #expect(throws: NoRoom.self) {
-            _ = try await inventory.write { tx in try tx.admit([a, b], at: now) { _ in throw NoRoom() } }
+            _ = try await inventory.write { tx in try tx.admit(gold([a, b]), at: now) { _, _ in throw NoRoom() } }
         }
         #expect(try await inventory.read { try $0.vees() }.isEmpty)
         #expect(try await inventory.read { try $0.events() }.isEmpty)
@@ -60,9 +62,9 @@ import VMI
         let (now, a, b) = (now, spec("a"), spec("b"))
         let outcomes = try await inventory.write { tx in
             [
-                (try? tx.isolated { try tx.admit([a], at: now) { _ in ["h1"] } }) != nil,
+                (try? tx.isolated { try tx.admit(gold([a]), at: now) { _, _ in ["h1"] } }) != nil,
                 (try? tx.isolated { () -> [VEEView] in
-                    _ = try tx.admit([b], at: now) { _ in ["h1"] }
+                    _ = try tx.admit(gold([b]), at: now) { _, _ in ["h1"] }
                     throw VMIError(code: .invalidParameter, message: "refused after writing")
                 }) != nil,
             ]
@@ -74,7 +76,7 @@ import VMI
     @Test func desiredStateChangesBumpTheGeneration() async throws {
         let inventory = try await inventory()
         let (now, a) = (now, spec("a"))
-        let vee = try await inventory.write { tx in try tx.admit([a], at: now) { _ in ["h1"] } }[0]
+        let vee = try await inventory.write { tx in try tx.admit(gold([a]), at: now) { _, _ in ["h1"] } }[0]
         let (view, changed) = try await inventory.write { tx in try tx.updateDesired("a", at: now) { _ in .active } }
         #expect(changed && view.desired == .active && view.generation == vee.generation + 1)
         let (_, again) = try await inventory.write { tx in try tx.updateDesired(vee.id, at: now) { _ in .active } }
@@ -99,7 +101,7 @@ import VMI
     @Test func observationsAreRecordedOnceAndOnlyFromTheVEEsHost() async throws {
         let inventory = try await inventory()
         let (now, a) = (now, spec("a"))
-        let vee = try await inventory.write { tx in try tx.admit([a], at: now) { _ in ["h1"] } }[0]
+        let vee = try await inventory.write { tx in try tx.admit(gold([a]), at: now) { _, _ in ["h1"] } }[0]
         let defined = VEEObservation(vee: vee.id, state: .defined)
         #expect(try await inventory.read { try $0.unconverged() }.map(\.id) == [vee.id])
         #expect(try await inventory.write { tx in try tx.observe(defined, from: "h2", at: now) } == nil)
@@ -123,7 +125,7 @@ import VMI
     @Test func samplesKeepTheLatestValuePerName() async throws {
         let inventory = try await inventory()
         let (now, a) = (now, spec("a"))
-        let vee = try await inventory.write { tx in try tx.admit([a], at: now) { _ in ["h1"] } }[0]
+        let vee = try await inventory.write { tx in try tx.admit(gold([a]), at: now) { _, _ in ["h1"] } }[0]
         try await inventory.write { tx in
             try tx.recordSamples(vee: vee.id, source: "kpi", values: ["Users": 5], at: now)
             try tx.recordSamples(vee: vee.id, source: "kpi", values: ["Users": 7], at: now)

@@ -1,0 +1,202 @@
+import VMI
+
+/// SLA-aware placement: pure, over a snapshot compiled into flat arrays so one decision is one linear scan.
+///
+/// Filters: host up, image present, group allowed by the item's directive, room under the item's class overcommit,
+/// and (for classes that spread) no replica of the same component while another host would do. Weighers: pack,
+/// spread, load-aware. A request is placed whole or not at all; higher-priority items go first. With
+/// `allowPreemption`, a class that may preempt evicts residents of lower priority, and the plan names them.
+public struct Scheduler: Sendable {
+    public var weigher: Weigher
+    public var allowPreemption: Bool
+
+    public init(weigher: Weigher = .pack, allowPreemption: Bool = false) {
+        self.weigher = weigher
+        self.allowPreemption = allowPreemption
+    }
+
+    /// A compiled snapshot that successive placements update (for planning many requests against one snapshot).
+    public struct State: Sendable {
+        public private(set) var hosts: [PlacementHost]
+        // Per host, in physical units: CPU counts each resident's CPUs divided by its class's overcommit.
+        var usedCPU: [Double]
+        var usedMemory: [Double]
+        var usedDisk: [Int]
+        var capacityCPU: [Double]
+        var capacityMemory: [Double]
+        var capacityDisk: [Int]
+        var up: [Bool]
+        var load: [Double]
+        var groupIndex: [Int]
+        var groups: [String: Int]
+        var imageHosts: [String: [Bool]]
+        var spreadHosts: [String: Set<Int>]
+
+        public init(_ hosts: [PlacementHost]) {
+            self.hosts = hosts
+            usedCPU = hosts.map { $0.residents.reduce(0) { $0 + Double($1.resources.cpus) / $1.slaClass.cpuOvercommit } }
+            usedMemory = hosts.map {
+                $0.residents.reduce(0) { $0 + Double($1.resources.memoryMiB) / $1.slaClass.memoryOvercommit }
+            }
+            usedDisk = hosts.map { $0.residents.reduce(0) { $0 + $1.resources.diskGiB } }
+            capacityCPU = hosts.map { Double($0.capacity.cpus) }
+            capacityMemory = hosts.map { Double($0.capacity.memoryMiB) }
+            capacityDisk = hosts.map(\.capacity.diskGiB)
+            up = hosts.map(\.up)
+            load = hosts.map(\.load)
+            var groups: [String: Int] = [:]
+            groupIndex = hosts.map { host in
+                if let index = groups[host.group] { return index }
+                groups[host.group] = groups.count
+                return groups.count - 1
+            }
+            self.groups = groups
+            var imageHosts: [String: [Bool]] = [:]
+            var spreadHosts: [String: Set<Int>] = [:]
+            for (index, host) in hosts.enumerated() {
+                for image in host.images {
+                    imageHosts[image, default: Array(repeating: false, count: hosts.count)][index] = true
+                }
+                for resident in host.residents { if let key = resident.spreadKey { spreadHosts[key, default: []].insert(index) } }
+            }
+            self.imageHosts = imageHosts
+            self.spreadHosts = spreadHosts
+        }
+
+        mutating func add(_ item: PlacementItem, to host: Int) {
+            usedCPU[host] += Double(item.resources.cpus) / item.slaClass.cpuOvercommit
+            usedMemory[host] += Double(item.resources.memoryMiB) / item.slaClass.memoryOvercommit
+            usedDisk[host] += item.resources.diskGiB
+            if let key = item.spreadKey { spreadHosts[key, default: []].insert(host) }
+            hosts[host].residents.append(Resident(vee: item.name, resources: item.resources, slaClass: item.slaClass,
+                                                  spreadKey: item.spreadKey))
+        }
+
+        mutating func evict(_ resident: Resident, from host: Int) {
+            usedCPU[host] -= Double(resident.resources.cpus) / resident.slaClass.cpuOvercommit
+            usedMemory[host] -= Double(resident.resources.memoryMiB) / resident.slaClass.memoryOvercommit
+            usedDisk[host] -= resident.resources.diskGiB
+            hosts[host].residents.removeAll { $0.vee == resident.vee }
+            if let key = resident.spreadKey,
+               !hosts[host].residents.contains(where: { $0.spreadKey == key }) {
+                spreadHosts[key]?.remove(host)
+            }
+        }
+
+        func fits(_ item: PlacementItem, on host: Int, cpu: Double, memory: Double) -> Bool {
+            usedCPU[host] + cpu <= capacityCPU[host] + 1e-9 && usedMemory[host] + memory <= capacityMemory[host] + 1e-9
+                && usedDisk[host] + item.resources.diskGiB <= capacityDisk[host]
+        }
+    }
+
+    /// Places `items` on `hosts`: a plan, or the first item (in the request's order) that cannot be placed.
+    public func place(_ items: [PlacementItem], on hosts: [PlacementHost]) -> Result<PlacementPlan, PlacementFailure> {
+        var state = State(hosts)
+        return place(items, in: &state)
+    }
+
+    /// Places `items` against `state`, updating it only when the whole request is placed.
+    public func place(_ items: [PlacementItem], in state: inout State) -> Result<PlacementPlan, PlacementFailure> {
+        var working = state
+        var chosen = [Int](repeating: -1, count: items.count)
+        var preempted: [Resident] = []
+        // Higher priority first; the request's order within a priority.
+        let order = items.indices.sorted { (items[$0].slaClass.priority, -$0) > (items[$1].slaClass.priority, -$1) }
+        for index in order {
+            let item = items[index]
+            switch choose(item, in: working) {
+            case .host(let host):
+                working.add(item, to: host)
+                chosen[index] = host
+            case .none(let reason):
+                guard allowPreemption, item.slaClass.mayPreempt,
+                      let (host, victims) = preemption(for: item, in: working)
+                else { return .failure(PlacementFailure(index: index, reason: reason)) }
+                for victim in victims { working.evict(victim, from: host) }
+                preempted += victims
+                working.add(item, to: host)
+                chosen[index] = host
+            }
+        }
+        state = working
+        return .success(PlacementPlan(hosts: chosen.map { working.hosts[$0].id }, preempted: preempted))
+    }
+
+    enum Choice {
+        case host(Int)
+        case none(String)
+    }
+
+    func choose(_ item: PlacementItem, in state: State) -> Choice {
+        guard let withImage = state.imageHosts[item.image] else {
+            return .none("no host offers image '\(item.image)'")
+        }
+        var allowed: [Bool]?
+        if let groups = item.allowedGroups {
+            var mask = [Bool](repeating: false, count: state.groups.count)
+            for group in groups { if let index = state.groups[group] { mask[index] = true } }
+            allowed = mask
+        }
+        let cpu = Double(item.resources.cpus) / item.slaClass.cpuOvercommit
+        let memory = Double(item.resources.memoryMiB) / item.slaClass.memoryOvercommit
+        let avoid = item.slaClass.spread ? item.spreadKey.flatMap { state.spreadHosts[$0] } : nil
+        var best = -1, bestScore = Double.infinity
+        var fallback = -1, fallbackScore = Double.infinity
+        var sawUp = false, sawRoom = false
+        for host in 0..<state.hosts.count {
+            guard state.up[host] else { continue }
+            sawUp = true
+            guard withImage[host], allowed.map({ $0[state.groupIndex[host]] }) ?? true else { continue }
+            guard state.fits(item, on: host, cpu: cpu, memory: memory) else { continue }
+            sawRoom = true
+            let score = self.score(host, cpu: cpu, in: state)
+            if let avoid, avoid.contains(host) {
+                if score < fallbackScore { (fallback, fallbackScore) = (host, score) }
+            } else if score < bestScore {
+                (best, bestScore) = (host, score)
+            }
+        }
+        if best >= 0 { return .host(best) }
+        if fallback >= 0 { return .host(fallback) }  // spreading is impossible: share a host
+        if !sawUp { return .none("no host is up") }
+        if !sawRoom {
+            let groups = item.allowedGroups.map { " in \($0.sorted().joined(separator: ", "))" } ?? ""
+            return .none("no host\(groups) with image '\(item.image)' has room for \(item.resources.cpus) CPUs, "
+                + "\(item.resources.memoryMiB) MiB, \(item.resources.diskGiB) GiB under class \(item.slaClass.name)")
+        }
+        return .none("no host can take it")
+    }
+
+    /// Lower is better.
+    func score(_ host: Int, cpu: Double, in state: State) -> Double {
+        let fill = (state.usedCPU[host] + cpu) / max(state.capacityCPU[host], 1)
+        switch weigher {
+        case .pack: return -fill
+        case .spread: return fill
+        case .loadAware: return state.load[host] + fill / 4
+        }
+    }
+
+    /// The host where evicting the fewest lower-priority residents (lowest priority first) makes room.
+    func preemption(for item: PlacementItem, in state: State) -> (Int, [Resident])? {
+        let cpu = Double(item.resources.cpus) / item.slaClass.cpuOvercommit
+        let memory = Double(item.resources.memoryMiB) / item.slaClass.memoryOvercommit
+        var best: (Int, [Resident])?
+        for host in 0..<state.hosts.count where state.up[host] {
+            guard state.imageHosts[item.image]?[host] == true,
+                  item.allowedGroups.map({ $0.contains(state.hosts[host].group) }) ?? true
+            else { continue }
+            var trial = state
+            var victims: [Resident] = []
+            let candidates = state.hosts[host].residents.filter { $0.slaClass.priority < item.slaClass.priority }
+                .sorted { $0.slaClass.priority < $1.slaClass.priority }
+            for victim in candidates where !trial.fits(item, on: host, cpu: cpu, memory: memory) {
+                trial.evict(victim, from: host)
+                victims.append(victim)
+            }
+            guard trial.fits(item, on: host, cpu: cpu, memory: memory), !victims.isEmpty else { continue }
+            if best == nil || victims.count < best!.1.count { best = (host, victims) }
+        }
+        return best
+    }
+}
