@@ -4,6 +4,8 @@ import Foundation
 /// VEE disks live as volumes in one dir pool per host.
 extension LibvirtDriver {
     func ensurePool(directory: String) throws {
+        // A pool whose directory was removed behind libvirt's back still says "running": recreate the directory.
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         do {
             try ensurePoolOnce(directory: directory)
         } catch {
@@ -35,6 +37,21 @@ extension LibvirtDriver {
     }
 
     static func volumeName(_ vee: String) -> String { "\(vee).qcow2" }
+
+    /// Stops and forgets this driver's pool (its volumes stay on disk). For rigs whose disk directory is temporary.
+    public func removePool() async throws {
+        try await pool.run { () throws in
+            guard let storage = virStoragePoolLookupByName(self.connection.pointer, self.poolName) else {
+                virResetLastError()
+                return
+            }
+            defer { virStoragePoolFree(storage) }
+            if virStoragePoolIsActive(storage) == 1, virStoragePoolDestroy(storage) != 0 {
+                throw HypervisorError.last("virStoragePoolDestroy")
+            }
+            guard virStoragePoolUndefine(storage) == 0 else { throw HypervisorError.last("virStoragePoolUndefine") }
+        }
+    }
 
     public func ensureDisk(_ vee: String, sizeGiB: Int, backing: String?) async throws -> String {
         try await pool.run { () throws -> String in

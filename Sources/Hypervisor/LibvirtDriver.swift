@@ -13,9 +13,12 @@ public final class LibvirtDriver: HypervisorDriver {
     let pool: BlockingPool
     private let eventStream: AsyncStream<DomainEvent>
 
-    /// Opens `uri`, makes sure the dir pool `poolName` at `diskDirectory` exists, and subscribes to lifecycle events.
-    public static func open(uri: String, diskDirectory: String, poolName: String = "veem",
+    /// Opens `uri`, makes sure a dir pool for `diskDirectory` exists, and subscribes to lifecycle events.
+    /// The pool is named after its directory (`/var/lib/veem/disks` → `veem-var-lib-veem-disks`), so agents with
+    /// different directories on one libvirtd never share or repoint a pool.
+    public static func open(uri: String, diskDirectory: String, poolName: String? = nil,
                             threads: Int = 4) async throws -> LibvirtDriver {
+        let poolName = poolName ?? Self.poolName(for: diskDirectory)
         LibvirtEventLoop.start()
         let pool = BlockingPool(name: "libvirt", threads: threads)
         let connection = try await pool.run { () throws -> ConnectionHandle in
@@ -47,6 +50,12 @@ public final class LibvirtDriver: HypervisorDriver {
     }
 
     public func events() -> AsyncStream<DomainEvent> { eventStream }
+
+    /// `veem-` and the directory's path with every character libvirt would not like replaced by '-'.
+    static func poolName(for directory: String) -> String {
+        let path = directory.split(separator: "/").joined(separator: "-")
+        return "veem-" + String(path.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "-" })
+    }
 
     public func hostFacts() async throws -> HostFacts {
         try await pool.run { () throws -> HostFacts in

@@ -30,7 +30,8 @@ import VMI
     @Test func migrationsApplyOnceAndSurviveReopening() async throws {
         _ = try await inventory()
         let again = try Inventory(path: path)
-        #expect(try await again.appliedMigrations() == ["v1: hosts, vees, events, requests, samples"])
+        #expect(try await again.appliedMigrations() == ["v1: hosts, vees, events, requests, samples",
+                                                         "v2: host groups; VEE classes, services and components"])
         #expect(try await again.read { try $0.hosts() }.map(\.id) == ["h1", "h2"])
     }
 

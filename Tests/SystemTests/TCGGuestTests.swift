@@ -18,6 +18,16 @@ import VMI
 
     func walk(_ site: SiteHarness) async throws {
         let driver = try await LibvirtDriver.open(uri: "qemu:///system", diskDirectory: site.directory + "/disks")
+        do {
+            try await walk(site, driver)
+            try await driver.removePool()
+        } catch {
+            try? await driver.removePool()
+            throw error
+        }
+    }
+
+    func walk(_ site: SiteHarness, _ driver: LibvirtDriver) async throws {
         let host = "tcg-\(UUID().uuidString.prefix(6).lowercased())"
         try await site.startCoordinator(shutdownTimeout: .seconds(30))
         try await site.startAgent(host, driver: driver, bootTimeout: .seconds(90))
