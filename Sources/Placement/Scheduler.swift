@@ -63,20 +63,29 @@ public struct Scheduler: Sendable {
             self.spreadHosts = spreadHosts
         }
 
-        mutating func add(_ item: PlacementItem, to host: Int) {
-            usedCPU[host] += Double(item.resources.cpus) / item.slaClass.cpuOvercommit
-            usedMemory[host] += Double(item.resources.memoryMiB) / item.slaClass.memoryOvercommit
-            usedDisk[host] += item.resources.diskGiB
-            if let key = item.spreadKey { spreadHosts[key, default: []].insert(host) }
-            hosts[host].residents.append(Resident(vee: item.name, resources: item.resources, slaClass: item.slaClass,
-                                                  spreadKey: item.spreadKey))
+        @discardableResult
+        mutating func add(_ item: PlacementItem, to host: Int) -> Resident {
+            let resident = Resident(vee: item.name, resources: item.resources, slaClass: item.slaClass,
+                                    spreadKey: item.spreadKey)
+            restore(resident, to: host)
+            return resident
+        }
+
+        mutating func restore(_ resident: Resident, to host: Int) {
+            usedCPU[host] += Double(resident.resources.cpus) / resident.slaClass.cpuOvercommit
+            usedMemory[host] += Double(resident.resources.memoryMiB) / resident.slaClass.memoryOvercommit
+            usedDisk[host] += resident.resources.diskGiB
+            if let key = resident.spreadKey { spreadHosts[key, default: []].insert(host) }
+            hosts[host].residents.append(resident)
         }
 
         mutating func evict(_ resident: Resident, from host: Int) {
             usedCPU[host] -= Double(resident.resources.cpus) / resident.slaClass.cpuOvercommit
             usedMemory[host] -= Double(resident.resources.memoryMiB) / resident.slaClass.memoryOvercommit
             usedDisk[host] -= resident.resources.diskGiB
-            hosts[host].residents.removeAll { $0.vee == resident.vee }
+            if let index = hosts[host].residents.lastIndex(where: { $0.vee == resident.vee }) {
+                hosts[host].residents.remove(at: index)
+            }
             if let key = resident.spreadKey,
                !hosts[host].residents.contains(where: { $0.spreadKey == key }) {
                 spreadHosts[key]?.remove(host)
@@ -95,31 +104,41 @@ public struct Scheduler: Sendable {
         return place(items, in: &state)
     }
 
-    /// Places `items` against `state`, updating it only when the whole request is placed.
+    /// Places `items` against `state`, updating it only when the whole request is placed. Changes are made in
+    /// place and undone on failure (copying a 10,000-host snapshot per request would cost more than deciding).
     public func place(_ items: [PlacementItem], in state: inout State) -> Result<PlacementPlan, PlacementFailure> {
-        var working = state
         var chosen = [Int](repeating: -1, count: items.count)
-        var preempted: [Resident] = []
+        var undo: [(Resident, host: Int, added: Bool)] = []
         // Higher priority first; the request's order within a priority.
-        let order = items.indices.sorted { (items[$0].slaClass.priority, -$0) > (items[$1].slaClass.priority, -$1) }
+        let order = items.count == 1 ? [0] : items.indices.sorted {
+            (items[$0].slaClass.priority, -$0) > (items[$1].slaClass.priority, -$1)
+        }
         for index in order {
             let item = items[index]
-            switch choose(item, in: working) {
-            case .host(let host):
-                working.add(item, to: host)
-                chosen[index] = host
+            var host: Int
+            switch choose(item, in: state) {
+            case .host(let found):
+                host = found
             case .none(let reason):
                 guard allowPreemption, item.slaClass.mayPreempt,
-                      let (host, victims) = preemption(for: item, in: working)
-                else { return .failure(PlacementFailure(index: index, reason: reason)) }
-                for victim in victims { working.evict(victim, from: host) }
-                preempted += victims
-                working.add(item, to: host)
-                chosen[index] = host
+                      let (found, victims) = preemption(for: item, in: state)
+                else {
+                    for (resident, host, added) in undo.reversed() {
+                        if added { state.evict(resident, from: host) } else { state.restore(resident, to: host) }
+                    }
+                    return .failure(PlacementFailure(index: index, reason: reason))
+                }
+                for victim in victims {
+                    state.evict(victim, from: found)
+                    undo.append((victim, found, false))
+                }
+                host = found
             }
+            undo.append((state.add(item, to: host), host, true))
+            chosen[index] = host
         }
-        state = working
-        return .success(PlacementPlan(hosts: chosen.map { working.hosts[$0].id }, preempted: preempted))
+        let preempted = undo.filter { !$0.added }.map(\.0)
+        return .success(PlacementPlan(hosts: chosen.map { state.hosts[$0].id }, preempted: preempted))
     }
 
     enum Choice {
@@ -139,18 +158,40 @@ public struct Scheduler: Sendable {
         }
         let cpu = Double(item.resources.cpus) / item.slaClass.cpuOvercommit
         let memory = Double(item.resources.memoryMiB) / item.slaClass.memoryOvercommit
-        let avoid = item.slaClass.spread ? item.spreadKey.flatMap { state.spreadHosts[$0] } : nil
+        let disk = item.resources.diskGiB
+        // Hosts already holding a replica this item should spread away from (a memset, not a set lookup per host).
+        var avoidMask: [Bool]?
+        if item.slaClass.spread, let key = item.spreadKey, let taken = state.spreadHosts[key], !taken.isEmpty {
+            var mask = [Bool](repeating: false, count: state.up.count)
+            for host in taken { mask[host] = true }
+            avoidMask = mask
+        }
         var best = -1, bestScore = Double.infinity
         var fallback = -1, fallbackScore = Double.infinity
         var sawUp = false, sawRoom = false
-        for host in 0..<state.hosts.count {
-            guard state.up[host] else { continue }
+        let weigher = self.weigher
+        // One pass over flat arrays; this loop is the whole cost of a decision. (Local copies are references.)
+        let up = state.up, groupIndex = state.groupIndex, load = state.load
+        let usedCPU = state.usedCPU, capacityCPU = state.capacityCPU
+        let usedMemory = state.usedMemory, capacityMemory = state.capacityMemory
+        let usedDisk = state.usedDisk, capacityDisk = state.capacityDisk
+        for host in 0..<usedCPU.count {
+            guard up[host] else { continue }
             sawUp = true
-            guard withImage[host], allowed.map({ $0[state.groupIndex[host]] }) ?? true else { continue }
-            guard state.fits(item, on: host, cpu: cpu, memory: memory) else { continue }
+            guard withImage[host], allowed?[groupIndex[host]] ?? true,
+                  usedCPU[host] + cpu <= capacityCPU[host] + 1e-9,
+                  usedMemory[host] + memory <= capacityMemory[host] + 1e-9,
+                  usedDisk[host] + disk <= capacityDisk[host]
+            else { continue }
             sawRoom = true
-            let score = self.score(host, cpu: cpu, in: state)
-            if let avoid, avoid.contains(host) {
+            let fill = (usedCPU[host] + cpu) / max(capacityCPU[host], 1)
+            let score: Double
+            switch weigher {
+            case .pack: score = -fill
+            case .spread: score = fill
+            case .loadAware: score = load[host] + fill / 4
+            }
+            if avoidMask?[host] == true {
                 if score < fallbackScore { (fallback, fallbackScore) = (host, score) }
             } else if score < bestScore {
                 (best, bestScore) = (host, score)
@@ -165,16 +206,6 @@ public struct Scheduler: Sendable {
                 + "\(item.resources.memoryMiB) MiB, \(item.resources.diskGiB) GiB under class \(item.slaClass.name)")
         }
         return .none("no host can take it")
-    }
-
-    /// Lower is better.
-    func score(_ host: Int, cpu: Double, in state: State) -> Double {
-        let fill = (state.usedCPU[host] + cpu) / max(state.capacityCPU[host], 1)
-        switch weigher {
-        case .pack: return -fill
-        case .spread: return fill
-        case .loadAware: return state.load[host] + fill / 4
-        }
     }
 
     /// The host where evicting the fewest lower-priority residents (lowest priority first) makes room.

@@ -8,9 +8,15 @@ import VMI
 @main
 struct VeemBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "veem-bench",
-        abstract: "Measures the VMI command round trip: client → coordinator → agent → libvirt (test driver) → "
-            + "event back, against the same libvirt calls made directly.")
+        commandName: "veem-bench", abstract: "veem's benchmarks; figures go to docs/benchmarks.md.",
+        subcommands: [RoundTrip.self, PlacementBench.self], defaultSubcommand: RoundTrip.self)
+}
+
+struct RoundTrip: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "roundtrip",
+        abstract: "The VMI command round trip: client → coordinator → agent → libvirt (test driver) → event back, "
+            + "against the same libvirt calls made directly.")
 
     @Option(help: "Commands timed one at a time (latency).") var sequential = 1000
     @Option(help: "Commands timed with --concurrency in flight (throughput).") var commands = 4000
