@@ -42,7 +42,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .target(name: "Coordinator", dependencies: [
-            "VMI", "Messaging", "Inventory", "Placement", "Daemon",
+            "VMI", "Messaging", "Inventory", "Placement", "Manifest", "Daemon",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .target(name: "VeemClient", dependencies: ["VMI", "Messaging"]),

@@ -66,7 +66,8 @@ extension CoordinatorService {
             if let recorded = try tx.reply(forRequest: id) { return Outcome(reply: recorded, requestId: id) }
             return try tx.isolated {
                 var outcome = try dispatch(message, tx, now)
-                if !outcome.commands.isEmpty || message.type == .veeUpdate, let reply = outcome.reply {
+                let changes: Set<MessageType> = [.veeUpdate, .scaleService, .undeployService, .submitService]
+                if !outcome.commands.isEmpty || changes.contains(message.type), let reply = outcome.reply {
                     try tx.recordReply(reply, forRequest: id, at: now)
                 }
                 outcome.requestId = id
@@ -108,13 +109,32 @@ extension CoordinatorService {
             }
             return Outcome(reply: encode(MonitoringReport(vees: try tx.monitoring(vee: vee)), to: id))
         case let request as PutMonitoringInformation:
-            guard let vee = try tx.vee(request.vee) else { throw unknownVEE(request.vee) }
             for (name, value) in request.kpis where name.isEmpty || !value.isFinite {
                 throw VMIError(code: .invalidParameter, field: "kpis.\(name)",
                                message: "a KPI needs a name and a finite value")
             }
+            // "service/component": a probe speaking for a whole component (a load balancer, say).
+            let parts = request.vee.split(separator: "/").map(String.init)
+            if parts.count == 2, let record = try tx.serviceRecord(parts[0]), record.components[parts[1]] != nil {
+                try tx.recordSamples(vee: request.vee, source: "kpi", values: request.kpis, at: request.measuredAt ?? now)
+                return Outcome(reply: encode(MonitoringReport(vees: []), to: id))
+            }
+            guard let vee = try tx.vee(request.vee) else { throw unknownVEE(request.vee) }
             try tx.recordSamples(vee: vee.id, source: "kpi", values: request.kpis, at: request.measuredAt ?? now)
             return Outcome(reply: encode(MonitoringReport(vees: try tx.monitoring(vee: vee.id)), to: id))
+        case let request as SubmitService:
+            return try submitService(request, id: id, tx, now)
+        case let request as ScaleService:
+            return try scaleService(request, id: id, tx, now)
+        case let request as UndeployService:
+            return try undeployService(request, id: id, tx, now)
+        case let request as ServiceInformation:
+            let names = try request.service.map { [$0] } ?? tx.serviceRecords().map(\.name)
+            let views = try names.compactMap { try serviceView($0, tx) }
+            if let name = request.service, views.isEmpty {
+                throw VMIError(code: .unknownVEE, field: "service", message: "no service named '\(name)'")
+            }
+            return Outcome(reply: encode(ServiceReport(services: views), to: id))
         case is SiteMonitoringInformation:
             return Outcome(reply: encode(SiteReport(site: configuration.site, hosts: try tx.hosts(),
                                                     vees: try tx.vees()), to: id))

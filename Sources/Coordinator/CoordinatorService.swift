@@ -15,6 +15,8 @@ public final class CoordinatorService: Service {
     let connection: AMQPConnection
     let logger: Logger
     let onReady: @Sendable (String) -> Void
+    let manifests = ManifestCache()
+    let engine = ServiceEngineState()
 
     public init(configuration: CoordinatorConfiguration, inventory: Inventory, connection: AMQPConnection,
                 logger: Logger = Logger(label: "veem.coordinator"),
@@ -38,6 +40,7 @@ public final class CoordinatorService: Service {
                 group.addTask { await self.consumeRequests() }
                 group.addTask { await self.consumeReports() }
                 group.addTask { await self.watchLiveness() }
+                group.addTask { await self.runServices() }
             }
         }
     }
@@ -76,8 +79,10 @@ public final class CoordinatorService: Service {
             let cutoff = now.addingTimeInterval(-(interval * configuration.missedHeartbeats).seconds)
             do {
                 let down = try await inventory.write { tx in
-                    // Replies are kept for a day: long enough for any re-delivery or client retry.
+                    // Replies are kept for a day: long enough for any re-delivery or client retry. KPI history for an
+                    // hour: the longest sensible rule window.
                     try tx.forgetReplies(before: now.addingTimeInterval(-86_400))
+                    try tx.forgetHistory(before: now.addingTimeInterval(-3600))
                     return try tx.markHostsDown(silentSince: cutoff)
                 }
                 for host in down {

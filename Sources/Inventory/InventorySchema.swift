@@ -67,6 +67,32 @@ enum InventorySchema {
                 CREATE INDEX vees_service ON vees(service, component);
                 """)
         }
+        migrator.registerMigration("v3: services, components, KPI history") { db in
+            try db.execute(sql: """
+                CREATE TABLE services (
+                    name TEXT PRIMARY KEY,
+                    manifest TEXT NOT NULL,
+                    state TEXT NOT NULL,
+                    error TEXT,
+                    created_at DATETIME NOT NULL,
+                    updated_at DATETIME NOT NULL
+                );
+                CREATE TABLE components (
+                    service TEXT NOT NULL REFERENCES services(name) ON DELETE CASCADE,
+                    name TEXT NOT NULL,
+                    desired_replicas INTEGER NOT NULL,
+                    last_action_at DATETIME,
+                    PRIMARY KEY (service, name)
+                );
+                CREATE TABLE kpi_history (
+                    vee TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    value REAL NOT NULL,
+                    at DATETIME NOT NULL
+                );
+                CREATE INDEX kpi_history_lookup ON kpi_history(vee, name, at);
+                """)
+        }
         return migrator
     }
 }

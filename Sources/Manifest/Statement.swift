@@ -67,7 +67,9 @@ public enum Statement: Sendable, Equatable {
             }
         }
         if statement != nil, !parser.atEnd { parser.fail("unexpected text at the end of the rule") }
-        return (parser.problems.isEmpty ? statement : nil, parser.problems)
+        // A division by a constant zero still leaves a well-formed statement: keep it, so its names are checked too.
+        let wellFormed = parser.problems.allSatisfy { $0.kind == .divisionByZero }
+        return (wellFormed ? statement : nil, parser.problems)
     }
 }
 

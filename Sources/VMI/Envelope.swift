@@ -24,6 +24,12 @@ public enum MessageType: String, Codable, Sendable, CaseIterable {
     case convergeVEE = "ConvergeVEE"
     // Site events (coordinator → anyone watching)
     case siteEvent = "SiteEvent"
+    // Services (requester → coordinator, and the report back)
+    case submitService = "SubmitService"
+    case scaleService = "ScaleService"
+    case undeployService = "UndeployService"
+    case serviceInformation = "ServiceInformation"
+    case serviceReport = "ServiceReport"
 }
 
 /// A message body: each type has exactly one.

@@ -36,6 +36,11 @@ extension MessageType {
         case .veeMetrics: VEEMetrics.self
         case .convergeVEE: ConvergeVEE.self
         case .siteEvent: SiteEvent.self
+        case .submitService: SubmitService.self
+        case .scaleService: ScaleService.self
+        case .undeployService: UndeployService.self
+        case .serviceInformation: ServiceInformation.self
+        case .serviceReport: ServiceReport.self
         }
     }
 }

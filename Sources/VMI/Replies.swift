@@ -59,13 +59,22 @@ public struct SiteEvent: VMIBody, Equatable {
         case veeFailed = "VEE_FAILED"
         case hostUp = "HOST_UP"
         case hostDown = "HOST_DOWN"
+        case serviceStateChanged = "SERVICE_STATE_CHANGED"
+        /// An elasticity rule (or a manual scale) changed a component's replica count; `message` has the inputs.
+        case serviceScaled = "SERVICE_SCALED"
     }
+    public var service: String?
+    /// With SERVICE_STATE_CHANGED: the state the service entered.
+    public var serviceState: ServiceState?
     public var kind: Kind
     public var host: String?
     public var vee: String?
     public var state: VEEState?
     public var message: String
-    public init(kind: Kind, host: String? = nil, vee: String? = nil, state: VEEState? = nil, message: String) {
+    public init(kind: Kind, host: String? = nil, vee: String? = nil, state: VEEState? = nil, message: String,
+                service: String? = nil, serviceState: ServiceState? = nil) {
+        self.service = service
+        self.serviceState = serviceState
         self.kind = kind
         self.host = host
         self.vee = vee

@@ -12,6 +12,7 @@ public final class SiteWatcher: @unchecked Sendable {
     /// The last state announced for each VEE, and whether each host was last announced up.
     private var veeStates: [String: VEEState] = [:]
     private var hostsUp: [String: Bool] = [:]
+    private var serviceStates: [String: ServiceState] = [:]
     private var waiters: [(id: UUID, matches: @Sendable (SiteEvent) -> Bool,
                            continuation: CheckedContinuation<SiteEvent, Error>)] = []
     private var fanout: AsyncStream<Message>.Continuation?
@@ -52,6 +53,17 @@ public final class SiteWatcher: @unchecked Sendable {
             event.vee == vee && event.kind != .veePlaced && event.state.map(states.contains) == true
         }
         return event.state!
+    }
+
+    /// Waits until the coordinator announces `service` in one of `states`.
+    public func wait(forService service: String, toReach states: Set<ServiceState>,
+                     timeout: Duration = .seconds(60)) async throws -> ServiceState {
+        let what = "service \(service) reaching \(states.map(\.rawValue).sorted().joined(separator: "/"))"
+        let event = try await wait(timeout: timeout, what: what) { _ in
+            guard let state = self.serviceStates[service], states.contains(state) else { return nil }
+            return SiteEvent(kind: .serviceStateChanged, message: "", service: service, serviceState: state)
+        } matching: { $0.service == service && $0.serviceState.map(states.contains) == true }
+        return event.serviceState!
     }
 
     /// Waits until the coordinator announces host `host` up or down.
@@ -101,6 +113,7 @@ public final class SiteWatcher: @unchecked Sendable {
             history.append(event)
             if history.count > 12_000 { history.removeFirst(history.count - 10_000) }
             if let vee = event.vee, let state = event.state, event.kind != .veePlaced { veeStates[vee] = state }
+            if let service = event.service, let state = event.serviceState { serviceStates[service] = state }
             if event.kind == .hostUp || event.kind == .hostDown, let host = event.host {
                 hostsUp[host] = event.kind == .hostUp
             }

@@ -25,6 +25,24 @@ extension VeemClient {
         try await request(MonitoringInformation(vee: vee), expecting: MonitoringReport.self).vees
     }
 
+    /// SubmitService: validates and deploys a manifest (YAML or JSON text).
+    public func submitService(manifest: String) async throws -> ServiceView {
+        try await request(SubmitService(manifest: manifest), expecting: ServiceReport.self).services[0]
+    }
+
+    public func services(_ name: String? = nil) async throws -> [ServiceView] {
+        try await request(ServiceInformation(service: name), expecting: ServiceReport.self).services
+    }
+
+    public func scale(service: String, component: String, replicas: Int) async throws -> ServiceView {
+        try await request(ScaleService(service: service, component: component, replicas: replicas),
+                          expecting: ServiceReport.self).services[0]
+    }
+
+    public func undeploy(service: String) async throws -> ServiceView {
+        try await request(UndeployService(service: service), expecting: ServiceReport.self).services[0]
+    }
+
     /// PutMonitoringInformation: pushes KPIs for a VEE.
     public func put(kpis: [String: Double], for vee: String) async throws {
         _ = try await request(PutMonitoringInformation(vee: vee, kpis: kpis), expecting: MonitoringReport.self)

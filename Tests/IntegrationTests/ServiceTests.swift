@@ -1,0 +1,164 @@
+import Foundation
+import Hypervisor
+import Testing
+import VeemClient
+import VeemTestSupport
+import VMI
+
+/// Service manifests end to end: real broker, agents on libvirt's test driver, elasticity from pushed KPIs.
+@Suite struct ServiceTests {
+    static let manifest = """
+        service: shop
+        components:
+          C1:
+            memoryMiB: 64
+            diskGiB: 0
+            image: tiny
+            replicas: {initial: 1, min: 1, max: 4}
+            kpis: [RequestPerSecond]
+            dependsOn: [C3]
+          C3:
+            memoryMiB: 64
+            diskGiB: 0
+            image: tiny
+            replicas: {initial: 1, min: 1, max: 4}
+        rules:
+          - {rule: Replicas(C1) = RequestPerSecond(C1) / 500, period: 0.5s, cooldown: 3s, window: 1s, tolerance: 0}
+          - Load(C1) = RequestPerSecond(C1)
+          - Load(C3) = 3 * Load(C1)
+          - {rule: Replicas(C3) = Load(C3) / 1500, period: 0.5s, cooldown: 3s, window: 1s, tolerance: 0}
+        sla:
+          - SLA(C1) = Gold
+        """
+
+    @Test func pushedKPIsScaleAServiceUpAndDownInStep() async throws {
+        try await withSite { site in
+            let driver = try await LibvirtDriver.open(uri: try TestNode.uri(cpus: 32, memoryMiB: 16384),
+                                                      diskDirectory: NSTemporaryDirectory() + "veem-it-disks")
+            let host = uniqueHost()
+            try await site.startCoordinatorAndAgent(host, driver: driver)
+            let client = site.client!
+            // Every event with its time, to check order and cooldown.
+            let log = EventLog()
+            let reader = Task { for await message in site.watcher.events { await log.append(message) } }
+            defer { reader.cancel() }
+
+            let submitted = try await client.submitService(manifest: Self.manifest)
+            #expect(submitted.state == .deploying)
+            #expect(submitted.components.map(\.name) == ["C3", "C1"])
+            #expect(try await site.watcher.wait(forService: "shop", toReach: [.active, .failed]) == .active)
+            // Deployment order: C3 was ACTIVE before C1 was asked to start.
+            let events = await log.siteEvents
+            let c3Active = try #require(events.firstIndex { $0.message == "shop-C3-1 is ACTIVE" })
+            let c1Booting = try #require(events.firstIndex { $0.message.hasPrefix("shop-C1-1 is ") && $0.state == .active })
+            #expect(c3Active < c1Booting)
+
+            // A probe for the whole of C1 (a load balancer) reports its request rate every 200 ms.
+            let rate = RateProbe(client: client, target: "shop/C1", value: 2000)
+            let probe = Task { await rate.run() }
+            defer { probe.cancel() }
+            #expect(try await eventually(timeout: .seconds(30)) {
+                try await Self.activeReplicas(client) == ["C1": 4, "C3": 4]
+            })
+            await rate.set(100)
+            #expect(try await eventually(timeout: .seconds(30)) {
+                try await Self.activeReplicas(client) == ["C1": 1, "C3": 1]
+            })
+            // Each scale went in one step per rule, and the way down waited for the cooldown after the way up.
+            let scaled = await log.scaled
+            let c1 = scaled.filter { $0.1.message.hasPrefix("shop/Replicas(C1)") }
+            #expect(c1.count == 2)
+            #expect(c1.first?.1.message.hasSuffix("1 → 4 replicas") == true)
+            #expect(c1.last?.1.message.hasSuffix("4 → 1 replicas") == true)
+            if c1.count == 2 { #expect(c1[1].0.timeIntervalSince(c1[0].0) >= 3) }
+            let c3 = scaled.filter { $0.1.message.hasPrefix("shop/Replicas(C3)") }
+            #expect(c3.map { $0.1.message.hasSuffix("1 → 4 replicas") || $0.1.message.hasSuffix("4 → 1 replicas") }
+                    == [true, true])
+            #expect(c3.first?.1.message.contains("Load(C3)=6000") == true)
+            probe.cancel()
+
+            // Undeploy: everything destroyed, C1 before C3.
+            _ = try await client.undeploy(service: "shop")
+            #expect(try await site.watcher.wait(forService: "shop", toReach: [.undeployed]) == .undeployed)
+            #expect(try await driver.ownedDomains(host: host).isEmpty)
+            let after = await log.siteEvents
+            let lastC1 = try #require(after.lastIndex { $0.message.hasPrefix("shop-C1") && $0.state == .destroyed })
+            let lastC3 = try #require(after.lastIndex { $0.message.hasPrefix("shop-C3") && $0.state == .destroyed })
+            #expect(lastC1 < lastC3)
+        }
+    }
+
+    @Test func aBadManifestIsRefusedWithLocationsAndChangesNothing() async throws {
+        try await withSite { site in
+            try await site.startCoordinatorAndAgent(uniqueHost(), driver: try await sharedTestDriver())
+            do {
+                _ = try await site.client.submitService(manifest: """
+                    service: broken
+                    components:
+                      C1: {image: tiny, replicas: {min: 2, max: 1}}
+                    rules:
+                      - Replicas(C1) = Nope(C1) / 0
+                    """)
+                Issue.record("accepted")
+            } catch VeemClientError.refused(let errors) {
+                #expect(errors.compactMap(\.field).contains("manifest:3:31"))
+                #expect(errors.contains { $0.message.contains("division by zero") })
+                #expect(errors.contains { $0.message.contains("no KPI 'Nope'") })
+            }
+            do {
+                _ = try await site.client.submitService(manifest: """
+                    service: huge
+                    components:
+                      C1: {image: tiny, cpus: 200, replicas: 1}
+                    """)
+                Issue.record("accepted")
+            } catch VeemClientError.refused(let errors) {
+                #expect(errors.first?.message.contains("can hold one C1 replica") == true)
+            }
+            #expect(try await site.client.services().isEmpty)
+            #expect(try await site.client.site().vees.isEmpty)
+        }
+    }
+
+    static func activeReplicas(_ client: VeemClient) async throws -> [String: Int] {
+        let service = try await client.services("shop").first
+        return Dictionary(uniqueKeysWithValues: (service?.components ?? []).map { component in
+            (component.name,
+             component.replicas.filter { $0.observed == .active && $0.desired == .active }.count
+                == component.replicas.count ? component.replicas.count : -1)
+        })
+    }
+}
+
+/// A probe inside the service: pushes its current request rate every 200 ms, as a real one would.
+actor RateProbe {
+    let client: VeemClient
+    let target: String
+    var value: Double
+
+    init(client: VeemClient, target: String, value: Double) {
+        self.client = client
+        self.target = target
+        self.value = value
+    }
+
+    func set(_ value: Double) { self.value = value }
+
+    func run() async {
+        while !Task.isCancelled {
+            try? await client.put(kpis: ["RequestPerSecond": value], for: target)
+            try? await Task.sleep(for: .milliseconds(200))
+        }
+    }
+}
+
+actor EventLog {
+    private(set) var all: [(Date, SiteEvent)] = []
+
+    func append(_ message: Message) {
+        if let event = message.body as? SiteEvent { all.append((message.header.sentAt, event)) }
+    }
+
+    var siteEvents: [SiteEvent] { all.map(\.1) }
+    var scaled: [(Date, SiteEvent)] { all.filter { $0.1.kind == .serviceScaled } }
+}
