@@ -61,8 +61,8 @@ let package = Package(
             "VeemClient", "VMI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "veem-bench", dependencies: [
-            "VeemTestSupport", "Agent", "Coordinator", "VeemClient", "Hypervisor", "Messaging", "VMI",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "VeemTestSupport", "Agent", "Coordinator", "VeemClient", "Hypervisor", "Messaging", "VMI", "Placement",
+            "Manifest", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .testTarget(name: "VMITests", dependencies: ["VMI"], resources: [.copy("Fixtures")]),

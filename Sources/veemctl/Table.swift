@@ -22,11 +22,21 @@ enum Table {
                })
     }
 
+    static func services(_ services: [ServiceView]) -> String {
+        render(["SERVICE", "STATE", "COMPONENTS (ACTIVE/DESIRED)", "ERROR"], services.map { service in
+            [service.name, service.state.rawValue,
+             service.components.map { component in
+                 "\(component.name) \(component.replicas.filter { $0.observed == .active }.count)/\(component.desiredReplicas)"
+             }.joined(separator: ", "), service.error ?? ""]
+        })
+    }
+
     static func hosts(_ hosts: [HostView]) -> String {
-        render(["HOST", "STATE", "HYPERVISOR", "TYPE", "CPUS (USED)", "MEMORY MiB (USED)", "DISK GiB (USED)",
+        render(["HOST", "GROUP", "STATE", "HYPERVISOR", "TYPE", "CPUS (USED)", "MEMORY MiB (USED)", "DISK GiB (USED)",
                 "IMAGES", "LAST HEARTBEAT"],
                hosts.map { h in
-                   [h.id, h.state.rawValue, h.hypervisor, h.domainType, "\(h.capacity.cpus) (\(h.allocated.cpus))",
+                   [h.id, h.group ?? "default", h.state.rawValue, h.hypervisor, h.domainType,
+                    "\(h.capacity.cpus) (\(h.allocated.cpus))",
                     "\(h.capacity.memoryMiB) (\(h.allocated.memoryMiB))",
                     "\(h.capacity.diskGiB) (\(h.allocated.diskGiB))", h.images.joined(separator: ","),
                     h.lastHeartbeat.map { $0.formatted(.iso8601) } ?? "-"]

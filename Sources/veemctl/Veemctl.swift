@@ -10,7 +10,8 @@ struct Veemctl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "veemctl",
         abstract: "The veem operator's CLI. It speaks the VMI over AMQP, like any other client.",
-        subcommands: [Submit.self, Update.self, Hosts.self, VEEs.self, Monitor.self, PutKPI.self, Watch.self])
+        subcommands: [Submit.self, Update.self, Hosts.self, VEEs.self, Monitor.self, PutKPI.self, Watch.self,
+                      ServiceCommand.self])
 }
 
 struct Connection: ParsableArguments {
