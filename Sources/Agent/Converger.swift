@@ -45,16 +45,16 @@ struct Converger: Sendable {
         case .defined:
             return try await stop(vee, from: status, timeout: .seconds(command.shutdownTimeout))
         case .active:
-            return try await activate(vee, spec: command.spec, from: status)
+            return try await activate(record, from: status)
         case .paused:
             if status == .paused { return .paused }
             // After activate the domain runs, whatever it was before.
-            if status != .running { _ = try await activate(vee, spec: command.spec, from: status) }
+            if status != .running { _ = try await activate(record, from: status) }
             try await driver.pause(vee)
             return .paused
         case .suspended:
             if status == .shutoff(managedSave: true) { return .suspended }
-            if case .shutoff = status { _ = try await activate(vee, spec: command.spec, from: status) }
+            if case .shutoff = status { _ = try await activate(record, from: status) }
             try await driver.managedSave(vee)
             return .suspended
         default:
@@ -75,7 +75,8 @@ struct Converger: Sendable {
         try await driver.define(xml: xml)
     }
 
-    private func activate(_ vee: String, spec: VEESpec, from status: DomainStatus) async throws -> VEEState {
+    private func activate(_ record: DomainRecord, from status: DomainStatus) async throws -> VEEState {
+        let vee = record.vee, spec = record.spec
         switch status {
         case .running:
             return .active
@@ -88,6 +89,8 @@ struct Converger: Sendable {
             return .active
         case .shutoff(managedSave: false), .crashed, .shuttingDown:
             if status != .shutoff(managedSave: false) { try? await driver.powerOff(vee) }
+            // A cold boot takes the spec as it is now (a resize waits for this moment).
+            try await define(record)
             console.reset(vee)
             try await driver.start(vee)
             guard let marker = images[spec.image]?.bootMarker else { return .active }

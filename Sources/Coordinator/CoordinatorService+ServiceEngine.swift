@@ -1,6 +1,7 @@
 import Foundation
 import Inventory
 import Manifest
+import Placement
 import VMI
 
 /// When each rule was last evaluated (rules run every `period`).
@@ -59,6 +60,9 @@ extension CoordinatorService {
         var ready = Set<String>()
         var allActive = true
         var failure: String?
+        func cpus(_ component: ServiceManifest.Component) -> Int {
+            record.components[component.name]?.cpus ?? manifest.cpus(of: component)
+        }
         for component in manifest.deploymentOrder {
             let desired = record.components[component.name]?.desiredReplicas ?? 0
             var live = all.filter { $0.component == component.name && $0.desired != .destroyed }
@@ -73,7 +77,7 @@ extension CoordinatorService {
                 }
                 do {
                     let added = try tx.isolated {
-                        try admitReplicas(names.map { (component, $0) }, of: manifest, tx, now)
+                        try admitReplicas(names.map { (component, $0) }, of: manifest, cpus: cpus, tx, now)
                     }
                     outcome.commands += added
                     live += added
@@ -88,6 +92,17 @@ extension CoordinatorService {
                     outcome.commands.append(view)
                 }
                 live.removeLast(live.count - desired)
+            }
+            // A CPU rule changed the size: record it on each replica whose host has room (it takes effect at the
+            // replica's next cold boot).
+            for (index, replica) in live.enumerated() where replica.spec.cpus != cpus(component) {
+                var spec = replica.spec
+                spec.cpus = cpus(component)
+                guard try hasRoom(for: spec.cpus - replica.spec.cpus, replica, tx),
+                      let resized = try tx.updateSpec(replica.id, spec, at: now)
+                else { continue }
+                live[index] = resized
+                outcome.commands.append(resized)
             }
             if component.dependsOn.allSatisfy(ready.contains) {
                 for replica in live where replica.desired == .defined && replica.observed == .defined {
@@ -115,6 +130,19 @@ extension CoordinatorService {
         }
     }
 
+    /// Whether `replica`'s host can take `extraCPUs` more under the replica's class.
+    private func hasRoom(for extraCPUs: Int, _ replica: VEEView, _ tx: InventoryTransaction) throws -> Bool {
+        guard extraCPUs > 0 else { return true }
+        let placement = configuration.placement
+        guard let host = placement.hosts(try tx.hosts(), try tx.liveVEEs()).first(where: { $0.id == replica.host })
+        else { return false }
+        let growth = PlacementItem(name: "\(replica.spec.name)+cpus", resources: Resources(cpus: extraCPUs, memoryMiB: 0,
+                                                                                         diskGiB: 0),
+                                   image: replica.spec.image, slaClass: placement.slaClass(replica.slaClass))
+        if case .success = placement.scheduler.place([growth], on: [host]) { return true }
+        return false
+    }
+
     private func undeployStep(_ record: ServiceRecord, _ manifest: ServiceManifest, _ tx: InventoryTransaction,
                               _ now: Date, _ outcome: inout Outcome) throws {
         let all = try tx.vees(ofService: record.name)
@@ -135,8 +163,11 @@ extension CoordinatorService {
     private func elasticityStep(_ record: ServiceRecord, _ manifest: ServiceManifest, _ tx: InventoryTransaction,
                                 _ now: Date, _ outcome: inout Outcome) throws {
         let due = engine.due(manifest.rules.filter {
-            if case .replicas = $0.statement { return true }
-            return false
+            switch $0.statement {
+            case .replicas: return true
+            case .cpu(_, let expression): return expression.constantValue == nil
+            default: return false
+            }
         }, service: record.name, now: now)
         guard !due.isEmpty else { return }
         let live = try tx.vees(ofService: record.name).filter { $0.desired != .destroyed }
@@ -156,11 +187,19 @@ extension CoordinatorService {
                 }
             },
             replicas: { component in live.filter { $0.component == component }.count },
-            lastAction: { component in record.components[component]?.lastActionAt })
+            lastAction: { component in record.components[component]?.lastActionAt },
+            cpus: { component in
+                record.components[component]?.cpus ?? manifest.component(component).map(manifest.cpus(of:)) ?? 1
+            })
         let decisions = Elasticity.decide(manifest, rules: due, inputs: inputs, now: now)
         if let failure { throw failure }
         for decision in decisions {
-            try tx.setDesiredReplicas(service: record.name, component: decision.component, decision.to, at: now)
+            switch decision.resource {
+            case .replicas:
+                try tx.setDesiredReplicas(service: record.name, component: decision.component, decision.to, at: now)
+            case .cpus:
+                try tx.setComponentCPUs(service: record.name, component: decision.component, decision.to, at: now)
+            }
             outcome.events.append(SiteEvent(kind: .serviceScaled, message: "\(record.name)/\(decision.explanation)",
                                             service: record.name))
         }

@@ -34,7 +34,7 @@ extension CoordinatorService {
                              replicas: Dictionary(uniqueKeysWithValues: manifest.components.map {
                                  ($0.name, $0.replicas.initial)
                              }), at: now)
-        let views = try admitReplicas(replicas.map { ($0.0, $0.1) }, of: manifest, tx, now)
+        let views = try admitReplicas(replicas.map { ($0.0, $0.1) }, of: manifest, cpus: manifest.cpus(of:), tx, now)
         let view = try serviceView(manifest.name, tx)
         return Outcome(reply: encode(ServiceReport(services: view.map { [$0] } ?? []), to: id), commands: views,
                        events: [SiteEvent(kind: .serviceStateChanged, message: "\(manifest.name) is DEPLOYING", service: manifest.name, serviceState: .deploying)])
@@ -42,11 +42,12 @@ extension CoordinatorService {
 
     /// Places and records replicas (all or none); they start DEFINED.
     func admitReplicas(_ replicas: [(ServiceManifest.Component, String)], of manifest: ServiceManifest,
-                       _ tx: InventoryTransaction, _ now: Date) throws -> [VEEView] {
+                       cpus: (ServiceManifest.Component) -> Int, _ tx: InventoryTransaction,
+                       _ now: Date) throws -> [VEEView] {
         let placement = configuration.placement
         let admissions = replicas.map { component, name in
             var spec = component.spec(named: name)
-            spec.cpus = manifest.cpus(of: component)
+            spec.cpus = cpus(component)
             return Admission(spec: spec, slaClass: manifest.slaClass(of: component.name),
                              service: manifest.name, component: component.name)
         }

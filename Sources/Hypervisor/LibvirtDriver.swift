@@ -161,6 +161,17 @@ public final class LibvirtDriver: HypervisorDriver {
         }
     }
 
+    /// The vCPUs in the domain's persistent definition (what its next boot gets).
+    public func configuredCPUs(_ vee: String) async throws -> Int? {
+        try await pool.run { () throws -> Int? in
+            guard let domain = try self.lookup(vee) else { return nil }
+            let flags = Int32(VIR_DOMAIN_AFFECT_CONFIG.rawValue | VIR_DOMAIN_VCPU_MAXIMUM.rawValue)
+            let count = virDomainGetVcpusFlags(domain.pointer, UInt32(flags))
+            guard count >= 0 else { throw HypervisorError.last("virDomainGetVcpusFlags") }
+            return Int(count)
+        }
+    }
+
     public func runningDomainCount() async throws -> Int {
         try await pool.run { () throws -> Int in
             let count = virConnectNumOfDomains(self.connection.pointer)

@@ -93,6 +93,9 @@ enum InventorySchema {
                 CREATE INDEX kpi_history_lookup ON kpi_history(vee, name, at);
                 """)
         }
+        migrator.registerMigration("v4: component CPU sizes set by rules") { db in
+            try db.execute(sql: "ALTER TABLE components ADD COLUMN cpus INTEGER")
+        }
         return migrator
     }
 }

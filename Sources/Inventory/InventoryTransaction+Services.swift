@@ -15,6 +15,8 @@ public struct ComponentRecord: Sendable, Equatable {
     public var desiredReplicas: Int
     /// The last time a rule or an operator changed it (cooldowns count from here).
     public var lastActionAt: Date?
+    /// CPUs per replica set by a `CPU(C) = …` rule; nil: the manifest's.
+    public var cpus: Int?
 }
 
 extension InventoryTransaction {
@@ -48,7 +50,8 @@ extension InventoryTransaction {
                 name: name, manifest: row["manifest"], state: state, error: row["error"],
                 components: Dictionary(uniqueKeysWithValues: (byService[name] ?? []).map {
                     ($0["name"] as String,
-                     ComponentRecord(desiredReplicas: $0["desired_replicas"], lastActionAt: $0["last_action_at"]))
+                     ComponentRecord(desiredReplicas: $0["desired_replicas"], lastActionAt: $0["last_action_at"],
+                                     cpus: $0["cpus"]))
                 }))
         }
     }
@@ -71,6 +74,19 @@ extension InventoryTransaction {
         try execute(sql: """
             UPDATE components SET desired_replicas = ?, last_action_at = ? WHERE service = ? AND name = ?
             """, arguments: [replicas, date, service, component])
+    }
+
+    public func setComponentCPUs(service: String, component: String, _ cpus: Int, at date: Date) throws {
+        try execute(sql: "UPDATE components SET cpus = ?, last_action_at = ? WHERE service = ? AND name = ?",
+                    arguments: [cpus, date, service, component])
+    }
+
+    /// Replaces a VEE's spec (a resize); bumps its generation so its host records the new one.
+    public func updateSpec(_ vee: String, _ spec: VEESpec, at date: Date) throws -> VEEView? {
+        try execute(sql: """
+            UPDATE vees SET spec = ?, generation = generation + 1, updated_at = ? WHERE id = ?
+            """, arguments: [String(decoding: try InventoryCoding.encoder.encode(spec), as: UTF8.self), date, vee])
+        return try fetchVEE(sql: "SELECT * FROM vees WHERE id = ?", arguments: [vee])?.view
     }
 
     /// The VEEs of a service its hosts have not yet destroyed (some may be on their way), oldest first.

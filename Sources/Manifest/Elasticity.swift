@@ -5,6 +5,8 @@ import Foundation
 public enum Elasticity {
     /// One change a rule asks for.
     public struct Decision: Sendable, Equatable {
+        public enum Resource: String, Sendable { case replicas, cpus }
+        public var resource: Resource
         public var component: String
         public var from: Int
         public var to: Int
@@ -18,16 +20,20 @@ public enum Elasticity {
         public var measured: (_ name: String, _ component: String, _ rule: ServiceManifest.Rule) -> Double
         public var replicas: (_ component: String) -> Int
         public var lastAction: (_ component: String) -> Date?
+        /// CPUs per replica now.
+        public var cpus: (_ component: String) -> Int
 
         public init(measured: @escaping (String, String, ServiceManifest.Rule) -> Double,
-                    replicas: @escaping (String) -> Int, lastAction: @escaping (String) -> Date?) {
+                    replicas: @escaping (String) -> Int, lastAction: @escaping (String) -> Date?,
+                    cpus: @escaping (String) -> Int = { _ in 1 }) {
             self.measured = measured
             self.replicas = replicas
             self.lastAction = lastAction
+            self.cpus = cpus
         }
     }
 
-    /// The replica changes the `Replicas(C) = …` rules due at `now` ask for.
+    /// The changes the `Replicas(C) = …` and (KPI-reading) `CPU(C) = …` rules due at `now` ask for.
     public static func decide(_ manifest: ServiceManifest, rules due: [ServiceManifest.Rule], inputs: Inputs,
                               now: Date) -> [Decision] {
         var derived: [String: ServiceManifest.Rule] = [:]
@@ -36,9 +42,17 @@ public enum Elasticity {
         }
         var decisions: [Decision] = []
         for rule in due {
-            guard case .replicas(let component, let expression) = rule.statement,
-                  let bounds = manifest.component(component)?.replicas
-            else { continue }
+            let resource: Decision.Resource
+            let component: String, expression: Expression, bounds: ClosedRange<Int>
+            switch rule.statement {
+            case .replicas(let c, let e):
+                guard let replicas = manifest.component(c)?.replicas else { continue }
+                (resource, component, expression, bounds) = (.replicas, c, e, replicas.min...replicas.max)
+            case .cpu(let c, let e) where e.constantValue == nil:
+                (resource, component, expression, bounds) = (.cpus, c, e, 1...VEESpecLimits.maxCPUs)
+            default:
+                continue
+            }
             var seen: [String: Double] = [:]
             func value(_ name: String, _ of: String, depth: Int) -> Double {
                 let key = "\(name)(\(of))"
@@ -55,12 +69,11 @@ public enum Elasticity {
                 return result
             }
             let raw = expression.evaluate { value($0, $1, depth: 0) }
-            let current = inputs.replicas(component)
-            let target = min(bounds.max, max(bounds.min, Int(raw.rounded(.up))))
+            let current = resource == .replicas ? inputs.replicas(component) : inputs.cpus(component)
+            let target = min(bounds.upperBound, max(bounds.lowerBound, Int(raw.rounded(.up))))
             guard target != current else { continue }
             // Tolerance: act only when the rule's value differs from the present count by more than this fraction.
-            if abs(raw - Double(current)) <= rule.tolerance * Double(max(current, 1)),
-               (bounds.min...bounds.max).contains(current) {
+            if abs(raw - Double(current)) <= rule.tolerance * Double(max(current, 1)), bounds.contains(current) {
                 continue
             }
             if let last = inputs.lastAction(component), now.timeIntervalSince(last) < rule.cooldown.seconds {
@@ -68,9 +81,9 @@ public enum Elasticity {
             }
             let inputsText = seen.sorted { $0.key < $1.key }.map { "\($0.key)=\(format($0.value))" }
                 .joined(separator: ", ")
-            decisions.append(Decision(component: component, from: current, to: target,
+            decisions.append(Decision(resource: resource, component: component, from: current, to: target,
                                       explanation: "\(rule.text): \(inputsText) → \(format(raw)), "
-                                          + "\(current) → \(target) replicas"))
+                                          + "\(current) → \(target) \(resource == .replicas ? "replicas" : "CPUs")"))
         }
         return decisions
     }

@@ -32,7 +32,8 @@ import VMI
         let again = try Inventory(path: path)
         #expect(try await again.appliedMigrations() == ["v1: hosts, vees, events, requests, samples",
                                                          "v2: host groups; VEE classes, services and components",
-                                                         "v3: services, components, KPI history"])
+                                                         "v3: services, components, KPI history",
+                                                         "v4: component CPU sizes set by rules"])
         #expect(try await again.read { try $0.hosts() }.map(\.id) == ["h1", "h2"])
     }
 

@@ -41,6 +41,25 @@ import Testing
         #expect(decide(rps: 2000, replicas: ["C1": 1, "C3": 4], lastAction: now.addingTimeInterval(-31)).count == 1)
     }
 
+    @Test func cpuRulesResizeWithinTheSpecLimits() throws {
+        let manifest = try ManifestParser.parse("""
+            service: s
+            components:
+              C1: {image: tiny, kpis: [Users]}
+            rules:
+              - {rule: CPU(C1) = Users(C1) / 1000, tolerance: 0}
+            """).get()
+        func decide(users: Double, cpus: Int) -> [Elasticity.Decision] {
+            Elasticity.decide(manifest, rules: manifest.rules, inputs: Elasticity.Inputs(
+                measured: { _, _, _ in users }, replicas: { _ in 1 }, lastAction: { _ in nil }, cpus: { _ in cpus }),
+                now: now)
+        }
+        let grow = decide(users: 2500, cpus: 1)
+        #expect(grow.map(\.resource) == [.cpus] && grow.map(\.to) == [3])
+        #expect(decide(users: 0, cpus: 3).map(\.to) == [1])
+        #expect(decide(users: 3000, cpus: 3).isEmpty)
+    }
+
     @Test(arguments: [(ServiceManifest.Aggregate.avg, 2.5), (.max, 4), (.min, 1), (.sum, 10), (.p95, 4)])
     func aggregates(how: ServiceManifest.Aggregate, expected: Double) {
         #expect(Elasticity.aggregate([1, 2, 3, 4], how) == expected)
