@@ -25,7 +25,8 @@ public struct CoordinatorConfiguration: Sendable {
     }
 
     /// Reads `VEEM_SITE`, `VEEM_DATABASE`, `VEEM_HEARTBEAT_SECONDS`, `VEEM_MISSED_HEARTBEATS`,
-    /// `VEEM_SHUTDOWN_TIMEOUT_SECONDS`, `VEEM_PLACEMENT_WEIGHER` (pack, spread, load-aware).
+    /// `VEEM_SHUTDOWN_TIMEOUT_SECONDS`, `VEEM_PLACEMENT_WEIGHER` (pack, spread, load-aware), `VEEM_PREEMPTION`
+    /// (on, off).
     public init(settings: Settings) throws {
         let missed = settings.string("VEEM_MISSED_HEARTBEATS", default: "3")
         guard let missedHeartbeats = Int(missed), missedHeartbeats > 0 else {
@@ -35,11 +36,15 @@ public struct CoordinatorConfiguration: Sendable {
         guard let weigher = Weigher(rawValue: weigherName) else {
             throw SettingsError(message: "VEEM_PLACEMENT_WEIGHER must be pack, spread or load-aware, got '\(weigherName)'")
         }
+        let preemption = settings.string("VEEM_PREEMPTION", default: "off")
+        guard ["on", "off"].contains(preemption) else {
+            throw SettingsError(message: "VEEM_PREEMPTION must be on or off, got '\(preemption)'")
+        }
         self.init(site: settings.string("VEEM_SITE", default: "site1"),
                   databasePath: settings.string("VEEM_DATABASE", default: "/var/lib/veem/coordinator.sqlite"),
                   heartbeatInterval: try settings.seconds("VEEM_HEARTBEAT_SECONDS", default: 5),
                   missedHeartbeats: missedHeartbeats,
                   shutdownTimeout: try settings.seconds("VEEM_SHUTDOWN_TIMEOUT_SECONDS", default: 60),
-                  placement: SitePlacement(weigher: weigher))
+                  placement: SitePlacement(weigher: weigher, preemption: preemption == "on"))
     }
 }

@@ -151,23 +151,28 @@ extension CoordinatorService {
         guard problems.isEmpty else { throw VMIErrors(all: problems) }
         let placement = configuration.placement
         let admissions = specs.map { Admission(spec: $0, slaClass: placement.loneVEEClass) }
+        var evicted: [Resident] = []
         let views = try tx.admit(admissions, at: now) { hosts, vees in
             let items = specs.map {
                 PlacementItem(name: $0.name, resources: $0.resources, image: $0.image,
                               slaClass: placement.slaClass(nil))
             }
             switch placement.scheduler.place(items, on: placement.hosts(hosts, vees)) {
-            case .success(let plan): return plan.hosts
+            case .success(let plan):
+                evicted = plan.preempted
+                return plan.hosts
             case .failure(let failure):
                 throw VMIError(code: .insufficientCapacity, field: fields[failure.index],
                                message: "cannot place '\(specs[failure.index].name)': \(failure.reason)")
             }
         }
-        return Outcome(reply: encode(VEEsAccepted(vees: views), to: request), commands: views,
-                       events: views.map {
-                           SiteEvent(kind: .veePlaced, host: $0.host, vee: $0.id, state: $0.desired,
-                                     message: "\($0.spec.name) placed on \($0.host)")
-                       })
+        var outcome = Outcome(reply: encode(VEEsAccepted(vees: views), to: request), commands: views,
+                              events: views.map {
+                                  SiteEvent(kind: .veePlaced, host: $0.host, vee: $0.id, state: $0.desired,
+                                            message: "\($0.spec.name) placed on \($0.host)")
+                              })
+        try relocate(evicted, tx, now, &outcome)
+        return outcome
     }
 
     private func unknownVEE(_ name: String) -> VMIError {

@@ -76,10 +76,13 @@ extension CoordinatorService {
                     index += 1
                 }
                 do {
+                    var relocations = Outcome()
                     let added = try tx.isolated {
-                        try admitReplicas(names.map { (component, $0) }, of: manifest, cpus: cpus, tx, now)
+                        try admitReplicas(names.map { (component, $0) }, of: manifest, cpus: cpus, tx, now,
+                                          &relocations)
                     }
-                    outcome.commands += added
+                    outcome.commands += added + relocations.commands
+                    outcome.events += relocations.events
                     live += added
                 } catch {
                     failure = "\(component.name): \(error)"

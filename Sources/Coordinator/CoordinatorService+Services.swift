@@ -34,16 +34,21 @@ extension CoordinatorService {
                              replicas: Dictionary(uniqueKeysWithValues: manifest.components.map {
                                  ($0.name, $0.replicas.initial)
                              }), at: now)
-        let views = try admitReplicas(replicas.map { ($0.0, $0.1) }, of: manifest, cpus: manifest.cpus(of:), tx, now)
+        var relocations = Outcome()
+        let views = try admitReplicas(replicas.map { ($0.0, $0.1) }, of: manifest, cpus: manifest.cpus(of:), tx, now,
+                                      &relocations)
         let view = try serviceView(manifest.name, tx)
-        return Outcome(reply: encode(ServiceReport(services: view.map { [$0] } ?? []), to: id), commands: views,
-                       events: [SiteEvent(kind: .serviceStateChanged, message: "\(manifest.name) is DEPLOYING", service: manifest.name, serviceState: .deploying)])
+        return Outcome(reply: encode(ServiceReport(services: view.map { [$0] } ?? []), to: id),
+                       commands: views + relocations.commands,
+                       events: [SiteEvent(kind: .serviceStateChanged, message: "\(manifest.name) is DEPLOYING",
+                                          service: manifest.name, serviceState: .deploying)] + relocations.events)
     }
 
-    /// Places and records replicas (all or none); they start DEFINED.
+    /// Places and records replicas (all or none); they start DEFINED. VEEs they preempted are relocated, and the
+    /// commands and events for that go into `outcome`.
     func admitReplicas(_ replicas: [(ServiceManifest.Component, String)], of manifest: ServiceManifest,
-                       cpus: (ServiceManifest.Component) -> Int, _ tx: InventoryTransaction,
-                       _ now: Date) throws -> [VEEView] {
+                       cpus: (ServiceManifest.Component) -> Int, _ tx: InventoryTransaction, _ now: Date,
+                       _ outcome: inout Outcome) throws -> [VEEView] {
         let placement = configuration.placement
         let admissions = replicas.map { component, name in
             var spec = component.spec(named: name)
@@ -51,7 +56,8 @@ extension CoordinatorService {
             return Admission(spec: spec, slaClass: manifest.slaClass(of: component.name),
                              service: manifest.name, component: component.name)
         }
-        return try tx.admit(admissions, at: now) { hosts, vees in
+        var evicted: [Resident] = []
+        let views = try tx.admit(admissions, at: now) { hosts, vees in
             let items = admissions.map { admission in
                 PlacementItem(name: admission.spec.name, resources: admission.spec.resources,
                               image: admission.spec.image, slaClass: placement.slaClass(admission.slaClass),
@@ -59,12 +65,16 @@ extension CoordinatorService {
                               spreadKey: SitePlacement.spreadKey(admission.service, admission.component))
             }
             switch placement.scheduler.place(items, on: placement.hosts(hosts, vees)) {
-            case .success(let plan): return plan.hosts
+            case .success(let plan):
+                evicted = plan.preempted
+                return plan.hosts
             case .failure(let failure):
                 throw VMIError(code: .insufficientCapacity, field: "components.\(admissions[failure.index].component ?? "")",
                                message: "cannot place \(admissions[failure.index].spec.name): \(failure.reason)")
             }
         }
+        try relocate(evicted, tx, now, &outcome)
+        return views
     }
 
     func scaleService(_ request: ScaleService, id: String, _ tx: InventoryTransaction, _ now: Date) throws -> Outcome {

@@ -8,12 +8,13 @@ public struct SitePlacement: Sendable {
     public var loneVEEClass: String
     public var scheduler: Scheduler
 
+    /// With `preemption`, classes that may preempt (Gold) evict lower ones (Bronze) when nothing else fits; the
+    /// coordinator moves each evicted VEE to another host, or destroys and reports it.
     public init(classes: [SLAClass] = [.gold, .bronze], loneVEEClass: String = SLAClass.gold.name,
-                weigher: Weigher = .pack) {
+                weigher: Weigher = .pack, preemption: Bool = false) {
         self.classes = Dictionary(classes.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         self.loneVEEClass = loneVEEClass
-        // Preemption stays off until evicted VEEs can be rescheduled by the coordinator.
-        self.scheduler = Scheduler(weigher: weigher, allowPreemption: false)
+        self.scheduler = Scheduler(weigher: weigher, allowPreemption: preemption)
     }
 
     func slaClass(_ name: String?) -> SLAClass { classes[name ?? loneVEEClass] ?? classes[loneVEEClass] ?? .gold }

@@ -157,6 +157,16 @@ extension InventoryTransaction {
         return view
     }
 
+    /// Moves a VEE to another host (a cold move after preemption): it is PENDING there, with its desired state kept
+    /// and a new generation.
+    public func move(_ vee: String, to host: String, at date: Date) throws -> VEEView? {
+        try execute(sql: """
+            UPDATE vees SET host = ?, observed = 'PENDING', generation = generation + 1, last_error = NULL,
+                updated_at = ? WHERE id = ?
+            """, arguments: [host, date, vee])
+        return try fetchVEE(sql: "SELECT * FROM vees WHERE id = ?", arguments: [vee])?.view
+    }
+
     /// Takes a state the guest reached by itself (it powered off) as the desired one, so convergence does not undo it.
     public func adoptObserved(_ vee: String, at date: Date) throws -> VEEView? {
         guard let row = try fetchVEE(sql: "SELECT * FROM vees WHERE id = ?", arguments: [vee]),

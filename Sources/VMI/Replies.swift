@@ -60,6 +60,8 @@ public struct SiteEvent: VMIBody, Equatable {
         case hostUp = "HOST_UP"
         case hostDown = "HOST_DOWN"
         case serviceStateChanged = "SERVICE_STATE_CHANGED"
+        /// A higher class took its room: moved to another host, or destroyed when none had room.
+        case veePreempted = "VEE_PREEMPTED"
         /// An elasticity rule (or a manual scale) changed a component's replica count; `message` has the inputs.
         case serviceScaled = "SERVICE_SCALED"
     }

@@ -66,12 +66,13 @@ public final class SiteHarness: @unchecked Sendable {
     public func consolePath(host: String, vee: String) -> String { "\(directory)/\(host)/consoles/\(vee).log" }
 
     /// Starts a coordinator on the site's database and waits until it serves.
-    public func startCoordinator(shutdownTimeout: Duration = .seconds(5)) async throws {
+    public func startCoordinator(shutdownTimeout: Duration = .seconds(5),
+                                 placement: SitePlacement = SitePlacement()) async throws {
         let connection = AMQPConnection(configuration: broker.configuration(name: "coordinator"), logger: logger)
         let (ready, signal) = AsyncStream.makeStream(of: Void.self)
         let service = CoordinatorService(
             configuration: CoordinatorConfiguration(databasePath: databasePath, heartbeatInterval: heartbeat,
-                                                    shutdownTimeout: shutdownTimeout),
+                                                    shutdownTimeout: shutdownTimeout, placement: placement),
             inventory: try Inventory(path: databasePath), connection: connection, logger: logger,
             onReady: { _ in signal.finish() })
         let task = Task {
