@@ -69,6 +69,7 @@ let package = Package(
         .testTarget(name: "InventoryTests", dependencies: ["Inventory", "VMI"]),
         .testTarget(name: "ManifestTests", dependencies: ["Manifest", "VMI"]),
         .testTarget(name: "PlacementTests", dependencies: ["Placement", "VMI"]),
+        .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Placement", "Daemon"]),
         .testTarget(name: "HypervisorTests", dependencies: ["Hypervisor", "VMI"]),
         .testTarget(name: "IntegrationTests", dependencies: [
             "VeemTestSupport", "Agent", "Coordinator", "VeemClient", "Hypervisor", "Messaging", "Inventory", "VMI",

@@ -26,7 +26,7 @@ public struct CoordinatorConfiguration: Sendable {
 
     /// Reads `VEEM_SITE`, `VEEM_DATABASE`, `VEEM_HEARTBEAT_SECONDS`, `VEEM_MISSED_HEARTBEATS`,
     /// `VEEM_SHUTDOWN_TIMEOUT_SECONDS`, `VEEM_PLACEMENT_WEIGHER` (pack, spread, load-aware), `VEEM_PREEMPTION`
-    /// (on, off).
+    /// (on, off), `VEEM_SLA_CLASSES` (see `SLAClassSettings`), `VEEM_LONE_VEE_CLASS` (default Gold).
     public init(settings: Settings) throws {
         let missed = settings.string("VEEM_MISSED_HEARTBEATS", default: "3")
         guard let missedHeartbeats = Int(missed), missedHeartbeats > 0 else {
@@ -40,11 +40,18 @@ public struct CoordinatorConfiguration: Sendable {
         guard ["on", "off"].contains(preemption) else {
             throw SettingsError(message: "VEEM_PREEMPTION must be on or off, got '\(preemption)'")
         }
+        let classes = try settings["VEEM_SLA_CLASSES"].map(SLAClassSettings.parse) ?? [.gold, .bronze]
+        let lone = settings.string("VEEM_LONE_VEE_CLASS", default: classes.contains { $0.name == "Gold" }
+                                   ? "Gold" : classes[0].name)
+        guard classes.contains(where: { $0.name == lone }) else {
+            throw SettingsError(message: "VEEM_LONE_VEE_CLASS names '\(lone)', which VEEM_SLA_CLASSES does not define")
+        }
         self.init(site: settings.string("VEEM_SITE", default: "site1"),
                   databasePath: settings.string("VEEM_DATABASE", default: "/var/lib/veem/coordinator.sqlite"),
                   heartbeatInterval: try settings.seconds("VEEM_HEARTBEAT_SECONDS", default: 5),
                   missedHeartbeats: missedHeartbeats,
                   shutdownTimeout: try settings.seconds("VEEM_SHUTDOWN_TIMEOUT_SECONDS", default: 60),
-                  placement: SitePlacement(weigher: weigher, preemption: preemption == "on"))
+                  placement: SitePlacement(classes: classes, loneVEEClass: lone, weigher: weigher,
+                                           preemption: preemption == "on"))
     }
 }
