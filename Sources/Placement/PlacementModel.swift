@@ -63,9 +63,9 @@ public struct PlacementItem: Sendable, Equatable {
 
 /// How hosts that pass the filters are ranked.
 public enum Weigher: String, Sendable, CaseIterable {
-    /// Fill the fullest host first (fewer hosts busy).
+    /// Best fit: the host with the least free CPU that holds the item (fewer hosts busy).
     case pack
-    /// Use the emptiest host first.
+    /// The host with the most free CPU.
     case spread
     /// Prefer hosts whose recent CPU load is lowest.
     case loadAware = "load-aware"

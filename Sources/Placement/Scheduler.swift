@@ -31,6 +31,11 @@ public struct Scheduler: Sendable {
         var groups: [String: Int]
         var imageHosts: [String: [Bool]]
         var spreadHosts: [String: Set<Int>]
+        /// Hosts by free physical CPU in quarter-CPU steps: pack and spread look at the buckets that can fit an
+        /// item instead of every host.
+        var buckets: [[Int]]
+        var bucketOf: [Int]
+        var slotOf: [Int]
 
         public init(_ hosts: [PlacementHost]) {
             self.hosts = hosts
@@ -61,6 +66,39 @@ public struct Scheduler: Sendable {
             }
             self.imageHosts = imageHosts
             self.spreadHosts = spreadHosts
+            var keys: [Int] = []
+            for (index, host) in hosts.enumerated() {
+                keys.append(Self.bucketKey(free: Double(host.capacity.cpus) - usedCPU[index]))
+            }
+            // Capacity may grow past the largest bucket only through a bigger host, which a new snapshot brings.
+            var buckets = [[Int]](repeating: [], count: (hosts.map { Self.bucketKey(free: Double($0.capacity.cpus)) }
+                .max() ?? 0) + 1)
+            var slots = [Int](repeating: 0, count: hosts.count)
+            for (host, key) in keys.enumerated() {
+                slots[host] = buckets[key].count
+                buckets[key].append(host)
+            }
+            self.buckets = buckets
+            bucketOf = keys
+            slotOf = slots
+        }
+
+        static func bucketKey(free: Double) -> Int { max(0, Int((free * 4 + 1e-9).rounded(.down))) }
+
+        /// Moves `host` to the bucket of its current free CPU.
+        mutating func rebucket(_ host: Int) {
+            let key = min(Self.bucketKey(free: capacityCPU[host] - usedCPU[host]), buckets.count - 1)
+            let old = bucketOf[host]
+            guard key != old else { return }
+            let slot = slotOf[host]
+            let last = buckets[old].removeLast()
+            if last != host {
+                buckets[old][slot] = last
+                slotOf[last] = slot
+            }
+            slotOf[host] = buckets[key].count
+            buckets[key].append(host)
+            bucketOf[host] = key
         }
 
         @discardableResult
@@ -77,6 +115,7 @@ public struct Scheduler: Sendable {
             usedDisk[host] += resident.resources.diskGiB
             if let key = resident.spreadKey { spreadHosts[key, default: []].insert(host) }
             hosts[host].residents.append(resident)
+            rebucket(host)
         }
 
         mutating func evict(_ resident: Resident, from host: Int) {
@@ -86,6 +125,7 @@ public struct Scheduler: Sendable {
             if let index = hosts[host].residents.lastIndex(where: { $0.vee == resident.vee }) {
                 hosts[host].residents.remove(at: index)
             }
+            rebucket(host)
             if let key = resident.spreadKey,
                !hosts[host].residents.contains(where: { $0.spreadKey == key }) {
                 spreadHosts[key]?.remove(host)
@@ -147,6 +187,49 @@ public struct Scheduler: Sendable {
     }
 
     func choose(_ item: PlacementItem, in state: State) -> Choice {
+        if weigher != .loadAware, let host = bucketedChoice(item, in: state) { return .host(host) }
+        return scan(item, in: state)
+    }
+
+    /// Pack: the host with the least free CPU that fits (best fit); spread: the most. Looks only at buckets that can
+    /// hold the item, and returns the first host there that passes every filter. nil when none does (the full scan
+    /// then gives the reason).
+    func bucketedChoice(_ item: PlacementItem, in state: State) -> Int? {
+        guard let withImage = state.imageHosts[item.image] else { return nil }
+        let cpu = Double(item.resources.cpus) / item.slaClass.cpuOvercommit
+        let memory = Double(item.resources.memoryMiB) / item.slaClass.memoryOvercommit
+        let disk = item.resources.diskGiB
+        // The first bucket that may hold the item (each host is still checked exactly).
+        let need = Int((cpu * 4 + 1e-9).rounded(.down))
+        guard need < state.buckets.count else { return nil }
+        var allowed: [Bool]?
+        if let groups = item.allowedGroups {
+            var mask = [Bool](repeating: false, count: state.groups.count)
+            for group in groups { if let index = state.groups[group] { mask[index] = true } }
+            allowed = mask
+        }
+        let avoid = item.slaClass.spread ? item.spreadKey.flatMap { state.spreadHosts[$0] } : nil
+        var fallback: Int?
+        let keys = weigher == .pack ? Array(need..<state.buckets.count) : Array((need..<state.buckets.count).reversed())
+        for key in keys {
+            for host in state.buckets[key] {
+                guard state.up[host], withImage[host], allowed?[state.groupIndex[host]] ?? true,
+                      state.usedCPU[host] + cpu <= state.capacityCPU[host] + 1e-9,
+                      state.usedMemory[host] + memory <= state.capacityMemory[host] + 1e-9,
+                      state.usedDisk[host] + disk <= state.capacityDisk[host]
+                else { continue }
+                if let avoid, avoid.contains(host) {
+                    if fallback == nil { fallback = host }
+                    continue
+                }
+                return host
+            }
+        }
+        return fallback  // spreading is impossible: share a host
+    }
+
+    /// Every host, one by one: for the load-aware weigher, and to explain a failure.
+    func scan(_ item: PlacementItem, in state: State) -> Choice {
         guard let withImage = state.imageHosts[item.image] else {
             return .none("no host offers image '\(item.image)'")
         }
