@@ -132,9 +132,11 @@ public struct Scheduler: Sendable {
             }
         }
 
-        func fits(_ item: PlacementItem, on host: Int, cpu: Double, memory: Double) -> Bool {
-            usedCPU[host] + cpu <= capacityCPU[host] + 1e-9 && usedMemory[host] + memory <= capacityMemory[host] + 1e-9
-                && usedDisk[host] + item.resources.diskGiB <= capacityDisk[host]
+        /// The filters every choice applies to an up host: image, allowed group, and room under the class.
+        @inline(__always)
+        func admits(_ host: Int, withImage: [Bool], allowed: [Bool]?, cpu: Double, memory: Double, disk: Int) -> Bool {
+            withImage[host] && (allowed?[groupIndex[host]] ?? true) && usedCPU[host] + cpu <= capacityCPU[host] + 1e-9
+                && usedMemory[host] + memory <= capacityMemory[host] + 1e-9 && usedDisk[host] + disk <= capacityDisk[host]
         }
     }
 
@@ -213,10 +215,8 @@ public struct Scheduler: Sendable {
         let keys = weigher == .pack ? Array(need..<state.buckets.count) : Array((need..<state.buckets.count).reversed())
         for key in keys {
             for host in state.buckets[key] {
-                guard state.up[host], withImage[host], allowed?[state.groupIndex[host]] ?? true,
-                      state.usedCPU[host] + cpu <= state.capacityCPU[host] + 1e-9,
-                      state.usedMemory[host] + memory <= state.capacityMemory[host] + 1e-9,
-                      state.usedDisk[host] + disk <= state.capacityDisk[host]
+                guard state.up[host], state.admits(host, withImage: withImage, allowed: allowed, cpu: cpu,
+                                                   memory: memory, disk: disk)
                 else { continue }
                 if let avoid, avoid.contains(host) {
                     if fallback == nil { fallback = host }
@@ -253,18 +253,12 @@ public struct Scheduler: Sendable {
         var fallback = -1, fallbackScore = Double.infinity
         var sawUp = false, sawRoom = false
         let weigher = self.weigher
-        // One pass over flat arrays; this loop is the whole cost of a decision. (Local copies are references.)
-        let up = state.up, groupIndex = state.groupIndex, load = state.load
-        let usedCPU = state.usedCPU, capacityCPU = state.capacityCPU
-        let usedMemory = state.usedMemory, capacityMemory = state.capacityMemory
-        let usedDisk = state.usedDisk, capacityDisk = state.capacityDisk
+        // One pass over every host (the bucketed path avoids this for pack and spread).
+        let up = state.up, load = state.load, usedCPU = state.usedCPU, capacityCPU = state.capacityCPU
         for host in 0..<usedCPU.count {
             guard up[host] else { continue }
             sawUp = true
-            guard withImage[host], allowed?[groupIndex[host]] ?? true,
-                  usedCPU[host] + cpu <= capacityCPU[host] + 1e-9,
-                  usedMemory[host] + memory <= capacityMemory[host] + 1e-9,
-                  usedDisk[host] + disk <= capacityDisk[host]
+            guard state.admits(host, withImage: withImage, allowed: allowed, cpu: cpu, memory: memory, disk: disk)
             else { continue }
             sawRoom = true
             let fill = (usedCPU[host] + cpu) / max(capacityCPU[host], 1)
@@ -295,20 +289,29 @@ public struct Scheduler: Sendable {
     func preemption(for item: PlacementItem, in state: State) -> (Int, [Resident])? {
         let cpu = Double(item.resources.cpus) / item.slaClass.cpuOvercommit
         let memory = Double(item.resources.memoryMiB) / item.slaClass.memoryOvercommit
+        let disk = item.resources.diskGiB
         var best: (Int, [Resident])?
         for host in 0..<state.hosts.count where state.up[host] {
             guard state.imageHosts[item.image]?[host] == true,
                   item.allowedGroups.map({ $0.contains(state.hosts[host].group) }) ?? true
             else { continue }
-            var trial = state
+            // What the host would have free after each eviction, lowest priority first: arithmetic on this host
+            // alone, no copy of the snapshot.
+            var (usedCPU, usedMemory, usedDisk) = (state.usedCPU[host], state.usedMemory[host], state.usedDisk[host])
+            func fits() -> Bool {
+                usedCPU + cpu <= state.capacityCPU[host] + 1e-9 && usedMemory + memory <= state.capacityMemory[host] + 1e-9
+                    && usedDisk + disk <= state.capacityDisk[host]
+            }
             var victims: [Resident] = []
             let candidates = state.hosts[host].residents.filter { $0.slaClass.priority < item.slaClass.priority }
                 .sorted { $0.slaClass.priority < $1.slaClass.priority }
-            for victim in candidates where !trial.fits(item, on: host, cpu: cpu, memory: memory) {
-                trial.evict(victim, from: host)
+            for victim in candidates where !fits() {
+                usedCPU -= Double(victim.resources.cpus) / victim.slaClass.cpuOvercommit
+                usedMemory -= Double(victim.resources.memoryMiB) / victim.slaClass.memoryOvercommit
+                usedDisk -= victim.resources.diskGiB
                 victims.append(victim)
             }
-            guard trial.fits(item, on: host, cpu: cpu, memory: memory), !victims.isEmpty else { continue }
+            guard fits(), !victims.isEmpty else { continue }
             if best == nil || victims.count < best!.1.count { best = (host, victims) }
         }
         return best
