@@ -125,10 +125,10 @@ extension CoordinatorService {
         if record.state == .deploying {
             if let failure {
                 try tx.setServiceState(name, .failed, error: failure, at: now)
-                outcome.events.append(SiteEvent(kind: .serviceStateChanged, message: "\(name) FAILED: \(failure)", service: name, serviceState: .failed))
+                outcome.events.append(Self.serviceEvent(name, .failed, "\(name) FAILED: \(failure)"))
             } else if allActive {
                 try tx.setServiceState(name, .active, at: now)
-                outcome.events.append(SiteEvent(kind: .serviceStateChanged, message: "\(name) is ACTIVE", service: name, serviceState: .active))
+                outcome.events.append(Self.serviceEvent(name, .active, "\(name) is ACTIVE"))
             }
         }
     }
@@ -159,7 +159,7 @@ extension CoordinatorService {
             }
         }
         if all.isEmpty, try tx.setServiceState(record.name, .undeployed, at: now) {
-            outcome.events.append(SiteEvent(kind: .serviceStateChanged, message: "\(record.name) is UNDEPLOYED", service: record.name, serviceState: .undeployed))
+            outcome.events.append(Self.serviceEvent(record.name, .undeployed, "\(record.name) is UNDEPLOYED"))
         }
     }
 

@@ -108,7 +108,7 @@ extension CoordinatorService {
         try tx.setServiceState(request.service, .undeploying, at: now)
         return Outcome(reply: encode(ServiceReport(services: try serviceView(request.service, tx).map { [$0] } ?? []),
                                      to: id),
-                       events: [SiteEvent(kind: .serviceStateChanged, message: "\(request.service) is UNDEPLOYING", service: request.service, serviceState: .undeploying)])
+                       events: [Self.serviceEvent(request.service, .undeploying, "\(request.service) is UNDEPLOYING")])
     }
 
     func serviceView(_ name: String, _ tx: InventoryTransaction) throws -> ServiceView? {
@@ -126,6 +126,11 @@ extension CoordinatorService {
 
     func parsed(_ record: ServiceRecord) throws -> ServiceManifest {
         try manifests.manifest(record.name, record.manifest)
+    }
+
+    /// A SERVICE_STATE_CHANGED event.
+    static func serviceEvent(_ service: String, _ state: ServiceState, _ message: String) -> SiteEvent {
+        SiteEvent(kind: .serviceStateChanged, message: message, service: service, serviceState: state)
     }
 
     static func replicaName(_ service: String, _ component: String, _ index: Int) -> String {
