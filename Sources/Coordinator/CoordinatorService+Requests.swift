@@ -47,6 +47,12 @@ extension CoordinatorService {
         }
     }
 
+    /// Keeps the events that exist only in an outcome (VEE events are recorded where the VEE changes).
+    func record(_ outcome: Outcome, _ tx: InventoryTransaction, _ now: Date) throws {
+        let kinds: Set<SiteEvent.Kind> = [.serviceStateChanged, .serviceScaled, .veePreempted]
+        for event in outcome.events where kinds.contains(event.kind) { try tx.appendEvent(event, at: now) }
+    }
+
     /// Sends an outcome's commands and site events, in order.
     func send(_ outcome: Outcome) {
         outcome.commands.forEach(command)
@@ -66,6 +72,7 @@ extension CoordinatorService {
             if let recorded = try tx.reply(forRequest: id) { return Outcome(reply: recorded, requestId: id) }
             return try tx.isolated {
                 var outcome = try dispatch(message, tx, now)
+                try record(outcome, tx, now)
                 let changes: Set<MessageType> = [.veeUpdate, .scaleService, .undeployService, .submitService]
                 if !outcome.commands.isEmpty || changes.contains(message.type), let reply = outcome.reply {
                     try tx.recordReply(reply, forRequest: id, at: now)

@@ -50,6 +50,7 @@ extension CoordinatorService {
             if record.state == .active { try elasticityStep(record, manifest, tx, now, &outcome) }
             try deployStep(record.name, manifest, tx, now, &outcome)
         }
+        try self.record(outcome, tx, now)
         return outcome
     }
 

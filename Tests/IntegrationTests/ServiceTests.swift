@@ -1,5 +1,6 @@
 import Foundation
 import Hypervisor
+import Inventory
 import Testing
 import VeemClient
 import VeemTestSupport
@@ -77,6 +78,10 @@ import VMI
             #expect(c3.map { $0.1.message.hasSuffix("1 → 4 replicas") || $0.1.message.hasSuffix("4 → 1 replicas") }
                     == [true, true])
             #expect(c3.first?.1.message.contains("Load(C3)=6000") == true)
+            // The decisions are kept in the inventory's event log too.
+            let kept = try Inventory(path: site.databasePath)
+            let logged = try await kept.read { try $0.events(limit: 1000) }.filter { $0.kind == .serviceScaled }
+            #expect(logged.map(\.message) == scaled.map(\.1.message))
             probe.cancel()
 
             // Undeploy: everything destroyed, C1 before C3.
