@@ -46,6 +46,12 @@ public final class AgentService: Service {
         }
         let observations = try await reconcile(converger)
         try await register(facts: facts, domainType: domainType, images: images, observations: observations)
+        // Asked again later (the coordinator lost its inventory): what libvirt has now.
+        let registerAgain: @Sendable () async throws -> Void = { [self] in
+            let owned = try await driver.ownedDomains(host: host)
+            try await register(facts: facts, domainType: domainType, images: images,
+                               observations: owned.map { VEEObservation(vee: $0.vee, state: $0.status.veeState) })
+        }
         logger.info("agent ready", metadata: ["host": "\(host)", "domainType": "\(domainType)",
                                               "adopted": "\(observations.count)"])
         onReady("host \(host) registered (\(domainType), \(observations.count) VEEs adopted)")
@@ -54,7 +60,7 @@ public final class AgentService: Service {
                 group.addTask { await self.heartbeats() }
                 group.addTask { await self.publishMetrics() }
                 group.addTask { await self.watchEvents() }
-                group.addTask { await self.consumeCommands(converger) }
+                group.addTask { await self.consumeCommands(converger, registration: registerAgain) }
             }
         }
     }
@@ -103,11 +109,22 @@ public final class AgentService: Service {
         }
     }
 
-    func consumeCommands(_ converger: Converger) async {
+    func consumeCommands(_ converger: Converger, registration: @escaping @Sendable () async throws -> Void) async {
         for await delivery in connection.consume(queue: Topology.agentQueue(host), prefetch: 256) {
             let command: ConvergeVEE
             do {
-                command = try VMI.open(delivery.body).body(as: ConvergeVEE.self)
+                let message = try VMI.open(delivery.body)
+                if message.body is RegistrationRequest {
+                    do {
+                        try await registration()
+                        connection.ack(delivery)
+                    } catch {
+                        logger.warning("cannot register again", metadata: ["error": "\(error)"])
+                        connection.reject(delivery, requeue: true)
+                    }
+                    continue
+                }
+                command = try message.body(as: ConvergeVEE.self)
             } catch {
                 logger.error("dropping a bad command", metadata: ["error": "\(error)"])
                 connection.reject(delivery, requeue: false)

@@ -40,10 +40,18 @@ extension CoordinatorService {
             return try register(registration, tx, now)
         case let heartbeat as Heartbeat:
             let host = heartbeat.host
-            guard try tx.heartbeat(host: host, at: now) else { return Outcome() }
-            // Back from DOWN: whatever it missed goes again.
-            return Outcome(commands: try tx.unconverged().filter { $0.host == host },
-                           events: [SiteEvent(kind: .hostUp, host: host, message: "host \(host) is back")])
+            switch try tx.heartbeat(host: host, at: now) {
+            case .known:
+                return Outcome()
+            case .cameBack:
+                // Back from DOWN: whatever it missed goes again.
+                return Outcome(commands: try tx.unconverged().filter { $0.host == host },
+                               events: [SiteEvent(kind: .hostUp, host: host, message: "host \(host) is back")])
+            case .unknown:
+                // The inventory was lost or replaced while the agent ran: ask it to register again.
+                requestRegistration(host)
+                return Outcome()
+            }
         case let report as VEEStateReport:
             return Outcome(events: try observe(report.observation, from: report.host, tx, now))
         case let metrics as VEEMetrics:
@@ -54,6 +62,13 @@ extension CoordinatorService {
         default:
             throw VMIError(code: .unknownMessageType, field: "type",
                            message: "\(message.type.rawValue) is not a host report")
+        }
+    }
+
+    func requestRegistration(_ host: String) {
+        connection.post(Envelope(body: RegistrationRequest(host: host), sender: sender),
+                        exchange: Topology.commandsExchange, routingKey: host, mandatory: true) { [logger] error in
+            logger.warning("registration request not delivered", metadata: ["host": "\(host)", "error": "\(error)"])
         }
     }
 

@@ -83,6 +83,7 @@ public final class CoordinatorService: Service {
                     // hour: the longest sensible rule window.
                     try tx.forgetReplies(before: now.addingTimeInterval(-86_400))
                     try tx.forgetHistory(before: now.addingTimeInterval(-3600))
+                    try tx.forgetEvents(before: now.addingTimeInterval(-30 * 86_400))
                     return try tx.markHostsDown(silentSince: cutoff)
                 }
                 for host in down {

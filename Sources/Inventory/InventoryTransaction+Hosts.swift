@@ -23,14 +23,23 @@ extension InventoryTransaction {
         return previous != HostState.up.rawValue
     }
 
-    /// Notes a heartbeat. Returns true when the host was down and is up again; false for an unknown host.
+    /// What a heartbeat meant.
+    public enum HeartbeatResult: Sendable { case known, cameBack, unknown }
+
+    /// Notes a heartbeat: from a known host, one that was DOWN and is back, or one the inventory does not know.
     @discardableResult
-    public func heartbeat(host: String, at date: Date) throws -> Bool {
+    public func heartbeat(host: String, at date: Date) throws -> HeartbeatResult {
         let previous = try String.fetchOne(db.cachedStatement(sql: "SELECT state FROM hosts WHERE id = ?"),
                                            arguments: [host])
+        guard let previous else { return .unknown }
         try execute(sql: "UPDATE hosts SET last_heartbeat = ?, state = 'UP' WHERE id = ?",
                        arguments: [date, host])
-        return previous == HostState.down.rawValue
+        return previous == HostState.down.rawValue ? .cameBack : .known
+    }
+
+    /// Drops site events older than `date`.
+    public func forgetEvents(before date: Date) throws {
+        try execute(sql: "DELETE FROM events WHERE at < ?", arguments: [date])
     }
 
     /// Marks down every up host not heard from since `cutoff`; returns their ids.

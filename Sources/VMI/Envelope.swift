@@ -30,6 +30,8 @@ public enum MessageType: String, Codable, Sendable, CaseIterable {
     case undeployService = "UndeployService"
     case serviceInformation = "ServiceInformation"
     case serviceReport = "ServiceReport"
+    // Coordinator → agent: "I do not know you; register again" (after the inventory was lost or replaced).
+    case registrationRequest = "RegistrationRequest"
 }
 
 /// A message body: each type has exactly one.

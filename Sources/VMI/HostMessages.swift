@@ -79,6 +79,13 @@ public struct VEEMetrics: VMIBody, Equatable {
     }
 }
 
+/// Asks an agent to send its HostRegistration again: the coordinator heard from a host its inventory lacks.
+public struct RegistrationRequest: VMIBody, Equatable {
+    public static let messageType = MessageType.registrationRequest
+    public var host: String
+    public init(host: String) { self.host = host }
+}
+
 /// Tells an agent what one VEE should be. Level-triggered: the agent does whatever brings the VEE from what libvirt
 /// has to `desired`, so repeating it is harmless.
 public struct ConvergeVEE: VMIBody, Equatable {

@@ -41,6 +41,7 @@ extension MessageType {
         case .undeployService: UndeployService.self
         case .serviceInformation: ServiceInformation.self
         case .serviceReport: ServiceReport.self
+        case .registrationRequest: RegistrationRequest.self
         }
     }
 }

@@ -60,7 +60,13 @@ public final class SiteHarness: @unchecked Sendable {
         }
     }
 
-    public var databasePath: String { directory + "/coordinator.sqlite" }
+    /// The coordinator's database; `freshDatabase()` moves to a new, empty one (as after losing the disk).
+    public var databasePath: String { lock.withLock { directory + "/" + databaseName } }
+    private var databaseName = "coordinator.sqlite"
+
+    public func freshDatabase() {
+        lock.withLock { databaseName = "coordinator-\(UUID().uuidString.prefix(8)).sqlite" }
+    }
 
     /// Where an agent of this harness writes a VEE's serial console.
     public func consolePath(host: String, vee: String) -> String { "\(directory)/\(host)/consoles/\(vee).log" }

@@ -71,6 +71,24 @@ import VMI
         }
     }
 
+    @Test func aCoordinatorWithAnEmptyInventoryAsksRunningAgentsToRegisterAgain() async throws {
+        try await withSite { site in
+            let driver = try await sharedTestDriver()
+            let host = uniqueHost()
+            try await site.startCoordinatorAndAgent(host, driver: driver)
+            let web = try await site.define(vee("web1"))
+            await site.stopCoordinator()
+            site.freshDatabase()
+            try await site.startCoordinator()
+            // The agent never restarted: its next heartbeat is from a host the new inventory does not know, which is
+            // asked to register, and does.
+            #expect(try await eventually { try await site.client.site().hosts.map(\.id) == [host] })
+            // Its VEE is unknown to the new inventory and left alone on the host.
+            #expect(try await site.client.site().vees.isEmpty)
+            #expect(try await driver.status(of: web.id) == .shutoff(managedSave: false))
+        }
+    }
+
     @Test func aRepeatedRequestIsAnsweredOnceAndChangesNothing() async throws {
         try await withSite { site in
             let driver = try await sharedTestDriver()

@@ -121,7 +121,9 @@ import VMI
         #expect(try await inventory.write { try $0.markHostsDown(silentSince: cutoff) } == ["h1"])
         #expect(try await inventory.write { try $0.markHostsDown(silentSince: cutoff) }.isEmpty)
         #expect(try await inventory.read { try $0.hosts() }.map(\.state) == [.down, .up])
-        #expect(try await inventory.write { try $0.heartbeat(host: "h1", at: now.addingTimeInterval(11)) })
+        #expect(try await inventory.write { try $0.heartbeat(host: "h1", at: now.addingTimeInterval(11)) } == .cameBack)
+        #expect(try await inventory.write { try $0.heartbeat(host: "h1", at: now.addingTimeInterval(12)) } == .known)
+        #expect(try await inventory.write { try $0.heartbeat(host: "h9", at: now.addingTimeInterval(12)) } == .unknown)
         #expect(try await inventory.read { try $0.hosts() }.map(\.state) == [.up, .up])
     }
 
