@@ -27,13 +27,3 @@ func privateTestDriver() async throws -> LibvirtDriver {
 func vee(_ name: String, memoryMiB: Int = 64, cpus: Int = 1) -> VEESpec {
     VEESpec(name: name, cpus: cpus, memoryMiB: memoryMiB, diskGiB: 1, image: "tiny")
 }
-
-/// Waits for a condition that has no event of its own (metrics), asking again until `timeout`.
-func eventually(timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async throws -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return true }
-        try await Task.sleep(for: .milliseconds(50))
-    }
-    return false
-}
