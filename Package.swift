@@ -74,6 +74,7 @@ let package = Package(
         .testTarget(name: "PlacementTests", dependencies: ["Placement", "VMI"]),
         .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Placement", "Daemon"]),
         .testTarget(name: "EC2Tests", dependencies: ["EC2"]),
+        .testTarget(name: "DaemonTests", dependencies: ["Daemon"]),
         .testTarget(name: "MessagingTests", dependencies: ["Messaging", "VeemTestSupport"]),
         .testTarget(name: "HypervisorTests", dependencies: ["Hypervisor", "VMI"]),
         .testTarget(name: "IntegrationTests", dependencies: [

@@ -14,12 +14,16 @@ public final class AgentService: Service {
     let connection: AMQPConnection
     let logger: Logger
     let onReady: @Sendable (String) -> Void
+    let onProgress: @Sendable () -> Void
     let lanes = VEELanes()
     let state = AgentState()
 
-    /// `onReady` is called once the host is registered (the systemd READY point), with a status line.
+    /// `onReady` is called once the host is registered (the systemd READY point), with a status line; `onProgress`
+    /// after every heartbeat the agent manages to send (the watchdog's evidence that it works).
     public init(configuration: AgentConfiguration, driver: any HypervisorDriver, connection: AMQPConnection,
-                logger: Logger = Logger(label: "veem.agent"), onReady: @escaping @Sendable (String) -> Void = { _ in }) {
+                logger: Logger = Logger(label: "veem.agent"), onReady: @escaping @Sendable (String) -> Void = { _ in },
+                onProgress: @escaping @Sendable () -> Void = {}) {
+        self.onProgress = onProgress
         self.configuration = configuration
         self.driver = driver
         self.connection = connection
@@ -167,6 +171,7 @@ public final class AgentService: Service {
                     Envelope(body: Heartbeat(host: host, sequence: sequence, runningDomains: running), sender: sender),
                     exchange: Topology.eventsExchange, routingKey: Topology.hostReportKey(host, "heartbeat"),
                     persistent: false, timeout: configuration.heartbeatInterval)
+                onProgress()
             } catch {
                 logger.warning("heartbeat not sent", metadata: ["error": "\(error)"])
             }

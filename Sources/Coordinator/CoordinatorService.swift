@@ -15,12 +15,15 @@ public final class CoordinatorService: Service {
     let connection: AMQPConnection
     let logger: Logger
     let onReady: @Sendable (String) -> Void
+    let onProgress: @Sendable () -> Void
     let manifests = ManifestCache()
     let engine = ServiceEngineState()
 
     public init(configuration: CoordinatorConfiguration, inventory: Inventory, connection: AMQPConnection,
                 logger: Logger = Logger(label: "veem.coordinator"),
-                onReady: @escaping @Sendable (String) -> Void = { _ in }) {
+                onReady: @escaping @Sendable (String) -> Void = { _ in },
+                onProgress: @escaping @Sendable () -> Void = {}) {
+        self.onProgress = onProgress
         self.configuration = configuration
         self.inventory = inventory
         self.connection = connection
@@ -86,6 +89,7 @@ public final class CoordinatorService: Service {
                     try tx.forgetEvents(before: now.addingTimeInterval(-30 * 86_400))
                     return try tx.markHostsDown(silentSince: cutoff)
                 }
+                onProgress()
                 for host in down {
                     logger.warning("host down", metadata: ["host": "\(host)"])
                     announce(SiteEvent(kind: .hostDown, host: host, message: "host \(host) missed its heartbeats"))

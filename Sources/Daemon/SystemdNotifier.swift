@@ -5,11 +5,14 @@ import ServiceLifecycle
 import Glibc
 #endif
 
-/// Speaks systemd's notify protocol (`Type=notify`): READY once the daemon serves, WATCHDOG pings at half the
-/// configured interval while it runs, STOPPING on shutdown. Without `NOTIFY_SOCKET` it does nothing.
+/// Speaks systemd's notify protocol (`Type=notify`): READY once the daemon serves, STOPPING on shutdown, and
+/// WATCHDOG pings at half the configured interval — but only while the daemon reports `progress()` from its main
+/// loop, so a daemon that hangs (not just one that dies) is restarted. Without `NOTIFY_SOCKET` it does nothing.
 public final class SystemdNotifier: Service, @unchecked Sendable {
     private let socketPath: String?
     private let watchdogInterval: Duration?
+    private let lock = NSLock()
+    private var progressed = false
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
         socketPath = environment["NOTIFY_SOCKET"]
@@ -21,6 +24,9 @@ public final class SystemdNotifier: Service, @unchecked Sendable {
 
     public func status(_ text: String) { send("STATUS=\(text)") }
 
+    /// The daemon's main loop went round: the next watchdog ping may go.
+    @Sendable public func progress() { lock.withLock { progressed = true } }
+
     public func run() async throws {
         guard let interval = watchdogInterval else {
             try? await gracefulShutdown()
@@ -29,8 +35,12 @@ public final class SystemdNotifier: Service, @unchecked Sendable {
         }
         try? await cancelWhenGracefulShutdown {
             while true {
-                self.send("WATCHDOG=1")
                 try await Task.sleep(for: interval / 2)
+                let alive = self.lock.withLock {
+                    defer { self.progressed = false }
+                    return self.progressed
+                }
+                if alive { self.send("WATCHDOG=1") }
             }
         }
         send("STOPPING=1")

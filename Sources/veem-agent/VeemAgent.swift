@@ -27,7 +27,7 @@ struct VeemAgent: AsyncParsableCommand {
         defer { connection.close() }
         let notifier = SystemdNotifier()
         let agent = AgentService(configuration: configuration, driver: driver, connection: connection,
-                                 logger: logger, onReady: notifier.ready(status:))
+                                 logger: logger, onReady: notifier.ready(status:), onProgress: notifier.progress)
         try await DaemonRunner.run(main: agent, notifier: notifier, logger: logger)
     }
 }

@@ -27,7 +27,7 @@ struct VeemCoordinator: AsyncParsableCommand {
         let notifier = SystemdNotifier()
         let coordinator = CoordinatorService(configuration: configuration, inventory: inventory,
                                              connection: connection, logger: logger,
-                                             onReady: notifier.ready(status:))
+                                             onReady: notifier.ready(status:), onProgress: notifier.progress)
         try await DaemonRunner.run(main: coordinator, notifier: notifier, logger: logger)
     }
 }
