@@ -144,11 +144,13 @@ public final class AgentService: Service {
         }
     }
 
-    /// Reports changes that did not come from a command: the guest powered off, libvirt lost the domain.
+    /// Reports changes that did not come from a command: the guest powered off, libvirt lost the domain. Each check
+    /// waits behind the VEE's command in progress (an event must never be lost because a command was running);
+    /// changes a command made itself are already reported, and de-duplication drops them.
     func watchEvents() async {
         for await event in driver.events() {
             let vee = event.uuid
-            guard await state.owns(vee), !(await lanes.isBusy(vee)) else { continue }
+            guard await state.owns(vee) else { continue }
             await lanes.submit(vee) { [self] in
                 guard let status = try? await driver.status(of: vee) else {
                     if event.kind == .undefined {

@@ -19,9 +19,6 @@ actor VEELanes {
         return task
     }
 
-    /// Whether work for `vee` is queued or running.
-    func isBusy(_ vee: String) -> Bool { pending[vee] != nil }
-
     private func finished(_ vee: String) {
         pending[vee, default: 1] -= 1
         if pending[vee] == 0 {

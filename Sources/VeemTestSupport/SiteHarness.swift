@@ -27,7 +27,7 @@ public final class SiteHarness: @unchecked Sendable {
     /// the test driver accepts).
     public init(label: String = "test", heartbeat: Duration = .seconds(1),
                 images: [GuestImage] = [GuestImage(name: "tiny")]) async throws {
-        broker = try TestBroker.fresh(label: label)
+        broker = try await TestBroker.fresh(label: label)
         directory = NSTemporaryDirectory() + "veem-\(broker.vhost)"
         imageDirectory = directory + "/images"
         self.heartbeat = heartbeat
@@ -147,7 +147,7 @@ public final class SiteHarness: @unchecked Sendable {
         for host in lock.withLock({ Array(agents.keys) }) { await killAgent(host) }
         await stopCoordinator()
         client.stop()
-        broker.delete()
+        await broker.delete()
         try? FileManager.default.removeItem(atPath: directory)
     }
 

@@ -8,13 +8,13 @@ public struct TestBroker: Sendable {
     public let port: Int
 
     /// Creates a fresh vhost `veem-test-…` and lets `guest` use it.
-    public static func fresh(label: String = "test") throws -> TestBroker {
+    public static func fresh(label: String = "test") async throws -> TestBroker {
         let environment = ProcessInfo.processInfo.environment
         let broker = TestBroker(vhost: "veem-\(label)-\(UUID().uuidString.prefix(8).lowercased())",
                                 host: environment["VEEM_TEST_AMQP_HOST"] ?? "127.0.0.1",
                                 port: environment["VEEM_TEST_AMQP_PORT"].flatMap(Int.init) ?? 5672)
-        try rabbitmqctl(["add_vhost", broker.vhost])
-        try rabbitmqctl(["set_permissions", "-p", broker.vhost, "guest", ".*", ".*", ".*"])
+        try await rabbitmqctl(["add_vhost", broker.vhost])
+        try await rabbitmqctl(["set_permissions", "-p", broker.vhost, "guest", ".*", ".*", ".*"])
         return broker
     }
 
@@ -23,13 +23,13 @@ public struct TestBroker: Sendable {
     }
 
     /// Drops every client connection of this vhost, as a broker restart or network cut would.
-    public func closeAllConnections() throws {
-        try Self.rabbitmqctl(["close_all_connections", "-p", vhost, "veem test: connection dropped"])
+    public func closeAllConnections() async throws {
+        try await Self.rabbitmqctl(["close_all_connections", "-p", vhost, "veem test: connection dropped"])
     }
 
     /// Messages waiting (ready + unacked) in `queue`.
-    public func depth(of queue: String) throws -> Int? {
-        let output = try Self.rabbitmqctl(["list_queues", "-p", vhost, "--no-table-headers", "-q", "name", "messages"])
+    public func depth(of queue: String) async throws -> Int? {
+        let output = try await Self.rabbitmqctl(["list_queues", "-p", vhost, "--no-table-headers", "-q", "name", "messages"])
         for line in output.split(separator: "\n") {
             let fields = line.split(whereSeparator: { $0 == "\t" || $0 == " " })
             if fields.count == 2, fields[0] == queue { return Int(fields[1]) }
@@ -37,12 +37,20 @@ public struct TestBroker: Sendable {
         return nil
     }
 
-    public func delete() {
-        _ = try? Self.rabbitmqctl(["delete_vhost", vhost])
+    public func delete() async {
+        _ = try? await Self.rabbitmqctl(["delete_vhost", vhost])
     }
 
+    /// Runs rabbitmqctl on a thread of its own: it takes about half a second, which must not hold a cooperative
+    /// thread (the suite's other tests need them).
     @discardableResult
-    static func rabbitmqctl(_ arguments: [String]) throws -> String {
+    static func rabbitmqctl(_ arguments: [String]) async throws -> String {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try runRabbitmqctl(arguments) }) }.start()
+        }
+    }
+
+    private static func runRabbitmqctl(_ arguments: [String]) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/sbin/rabbitmqctl")
         process.arguments = arguments

@@ -8,7 +8,7 @@ import Glibc
 /// The notify protocol against a real unix datagram socket, standing in for systemd.
 @Suite struct SystemdNotifierTests {
     /// A bound datagram socket that reads what the notifier sends.
-    final class FakeSystemd {
+    final class FakeSystemd: @unchecked Sendable {
         let path = NSTemporaryDirectory() + "veem-notify-\(UUID().uuidString.prefix(8)).sock"
         let fd: Int32
 
@@ -23,8 +23,6 @@ import Glibc
                     bind(fd, $0, socklen_t(MemoryLayout<sa_family_t>.size + bytes.count))
                 }
             }
-            var timeout = timeval(tv_sec: 0, tv_usec: 700_000)
-            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         }
 
         deinit {
@@ -32,11 +30,18 @@ import Glibc
             unlink(path)
         }
 
-        /// The next datagram, or nil after the receive timeout.
-        func next() -> String? {
-            var buffer = [UInt8](repeating: 0, count: 512)
-            let count = recv(fd, &buffer, buffer.count, 0)
-            return count > 0 ? String(decoding: buffer[0..<count], as: UTF8.self) : nil
+        /// The next datagram, or nil after `seconds`. The blocking receive runs on a thread of its own, never on the
+        /// cooperative pool the notifier needs.
+        func next(within seconds: Double) async -> String? {
+            var timeout = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - seconds.rounded(.down)) * 1_000_000))
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            return await withCheckedContinuation { continuation in
+                Thread {
+                    var buffer = [UInt8](repeating: 0, count: 512)
+                    let count = recv(self.fd, &buffer, buffer.count, 0)
+                    continuation.resume(returning: count > 0 ? String(decoding: buffer[0..<count], as: UTF8.self) : nil)
+                }.start()
+            }
         }
     }
 
@@ -44,14 +49,15 @@ import Glibc
         let systemd = FakeSystemd()
         let notifier = SystemdNotifier(environment: ["NOTIFY_SOCKET": systemd.path, "WATCHDOG_USEC": "200000"])
         notifier.ready(status: "serving")
-        #expect(systemd.next() == "READY=1\nSTATUS=serving")
+        #expect(await systemd.next(within: 5) == "READY=1\nSTATUS=serving")
         let running = Task { try await notifier.run() }
         defer { running.cancel() }
         notifier.progress()
-        #expect(systemd.next() == "WATCHDOG=1")
-        // The main loop stopped reporting progress: no more pings, so systemd would restart the daemon.
-        #expect(systemd.next() == nil)
+        #expect(await systemd.next(within: 5) == "WATCHDOG=1")
+        // The main loop stopped reporting progress: no more pings (one progress allows one), so systemd would
+        // restart the daemon. Several ping intervals pass in silence.
+        #expect(await systemd.next(within: 0.7) == nil)
         notifier.progress()
-        #expect(systemd.next() == "WATCHDOG=1")
+        #expect(await systemd.next(within: 5) == "WATCHDOG=1")
     }
 }

@@ -110,7 +110,7 @@ import VMI
             let web = try await site.define(vee("web1"))
             let connections = site.client.connection.connectionCount
 
-            try site.broker.closeAllConnections()
+            try await site.broker.closeAllConnections()
             await site.client.connection.waitUntilConnected()
             #expect(try await eventually { site.client.connection.connectionCount > connections })
             _ = try await site.client.update("web1", .activate)

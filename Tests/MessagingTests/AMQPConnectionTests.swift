@@ -6,12 +6,12 @@ import VeemTestSupport
 /// The AMQP layer on a real RabbitMQ, a fresh vhost per test.
 @Suite struct AMQPConnectionTests {
     func withBroker(_ body: (TestBroker) async throws -> Void) async throws {
-        let broker = try TestBroker.fresh(label: "amqp")
+        let broker = try await TestBroker.fresh(label: "amqp")
         do {
             try await body(broker)
-            broker.delete()
+            await broker.delete()
         } catch {
-            broker.delete()
+            await broker.delete()
             throw error
         }
     }
@@ -33,7 +33,7 @@ import VeemTestSupport
                 if received.count == 50 { break }
             }
             #expect(received == (0..<50).map { "m\($0)" })
-            #expect(try await eventually { try broker.depth(of: "work") == 0 })
+            #expect(try await eventually { try await broker.depth(of: "work") == 0 })
         }
     }
 
@@ -88,7 +88,7 @@ import VeemTestSupport
                     break
                 }
             }
-            #expect(try await eventually { try broker.depth(of: "work") == 0 })
+            #expect(try await eventually { try await broker.depth(of: "work") == 0 })
         }
     }
 
@@ -99,7 +99,7 @@ import VeemTestSupport
             try await connection.declare([Self.queue])
             let stream = connection.consume(queue: "work")
             try await connection.publish(exchange: "", routingKey: "work", body: Array("before".utf8))
-            try broker.closeAllConnections()
+            try await broker.closeAllConnections()
             // Publishing while it reconnects: the message waits, then goes out and is confirmed.
             try await connection.publish(exchange: "", routingKey: "work", body: Array("after".utf8))
             #expect(connection.connectionCount >= 2)
