@@ -12,6 +12,9 @@ public struct QueryForm: Sendable, Equatable {
         self.values = values
     }
 
+    /// Parameters already decoded (as a gateway forwards them).
+    public init(values: [String: String]) { self.values = values }
+
     public subscript(name: String) -> String? { values[name] }
 
     public func required(_ name: String) throws(EC2Error) -> String {
@@ -51,7 +54,7 @@ public struct QueryForm: Sendable, Equatable {
     }
 
     /// The N of every `prefix.N…` parameter, ascending.
-    func indices(of prefix: String) -> [Int] {
+    public func indices(of prefix: String) -> [Int] {
         let start = prefix + "."
         var found = Set<Int>()
         for key in values.keys where key.hasPrefix(start) {

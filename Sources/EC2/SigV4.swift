@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import VMI
 
 /// AWS Signature Version 4, as a server checks it: rebuild the canonical request from what arrived, sign it with the
 /// secret of the access key the credential names, and compare in constant time.
@@ -18,6 +19,17 @@ public enum SigV4 {
     /// `skew`: how far `X-Amz-Date` may be from `now` (nil switches the check off, for test rigs).
     public static func verify(_ request: SignedRequest, service: String, now: Date, skew: TimeInterval?,
                               secret: (String) -> String?) throws(EC2Error) -> Authorization {
+        let proof = try proof(request, service: service, now: now, skew: skew)
+        guard let key = secret(proof.accessKey) else { throw Proof.unknownKey }
+        try proof.check(secret: key)
+        return proof.authorization
+    }
+
+    /// Everything about `request` that does not need the secret: the header parsed, the date checked against the
+    /// skew window, and the string to sign built over the raw body. Whoever holds the secret finishes the check
+    /// with `Proof.check(secret:)`, so the secret need not travel.
+    public static func proof(_ request: SignedRequest, service: String, now: Date,
+                             skew: TimeInterval?) throws(EC2Error) -> Proof {
         guard let header = request.header("Authorization") else {
             throw EC2Error("AuthFailure", "AWS was not able to validate the provided access credentials "
                 + "(no Authorization header)", status: 401)
@@ -36,24 +48,29 @@ public enum SigV4 {
             throw EC2Error("RequestExpired", "Request has expired: signed at \(amzDate), more than "
                 + "\(Int(skew)) s from the server's time")
         }
-        guard let key = secret(authorization.accessKey) else {
-            throw EC2Error("AuthFailure", "AWS was not able to validate the provided access credentials", status: 401)
-        }
-        let expected = signature(request, authorization: authorization, amzDate: amzDate, secret: key)
-        guard constantTimeEqual(Array(expected.utf8), Array(authorization.signature.utf8)) else {
-            throw EC2Error("SignatureDoesNotMatch", "The request signature we calculated does not match the "
-                + "signature you provided. Check your AWS Secret Access Key and signing method.", status: 403)
-        }
-        return authorization
+        return Proof(authorization: authorization,
+                     stringToSign: stringToSign(request, authorization: authorization, amzDate: amzDate))
     }
+
+    /// A signature with the string it claims to sign (VMI's `EC2Signature`): checkable by whoever holds the
+    /// access key's secret.
+    public typealias Proof = EC2Signature
 
     /// The hex signature of `request` under `authorization`'s scope and signed headers.
     public static func signature(_ request: SignedRequest, authorization: Authorization, amzDate: String,
                                  secret: String) -> String {
+        sign(stringToSign(request, authorization: authorization, amzDate: amzDate), authorization: authorization,
+             secret: secret)
+    }
+
+    static func stringToSign(_ request: SignedRequest, authorization: Authorization, amzDate: String) -> String {
         let scope = "\(authorization.date)/\(authorization.region)/\(authorization.service)/aws4_request"
-        let stringToSign = ["AWS4-HMAC-SHA256", amzDate, scope,
-                            hex(SHA256.hash(data: Array(canonicalRequest(request, signedHeaders: authorization.signedHeaders).utf8)))]
+        let canonical = canonicalRequest(request, signedHeaders: authorization.signedHeaders)
+        return ["AWS4-HMAC-SHA256", amzDate, scope, hex(SHA256.hash(data: Array(canonical.utf8)))]
             .joined(separator: "\n")
+    }
+
+    static func sign(_ stringToSign: String, authorization: Authorization, secret: String) -> String {
         var key = SymmetricKey(data: Array("AWS4\(secret)".utf8))
         for part in [authorization.date, authorization.region, authorization.service, "aws4_request"] {
             key = SymmetricKey(data: Data(HMAC<SHA256>.authenticationCode(for: Array(part.utf8), using: key)))
@@ -68,7 +85,8 @@ public enum SigV4 {
             let values = request.headers.filter { $0.name.lowercased() == name }.map { foldSpaces($0.value) }
             return "\(name):\(values.joined(separator: ","))\n"
         }.joined()
-        let payload = request.header("X-Amz-Content-Sha256") ?? hex(SHA256.hash(data: request.body))
+        // Always the hash of what arrived: a client's X-Amz-Content-Sha256 claim is never taken on trust.
+        let payload = hex(SHA256.hash(data: request.body))
         return [request.method, request.path.isEmpty ? "/" : request.path, canonicalQuery(request.query), headers,
                 signedHeaders.joined(separator: ";"), payload].joined(separator: "\n")
     }

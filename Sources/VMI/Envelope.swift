@@ -32,6 +32,13 @@ public enum MessageType: String, Codable, Sendable, CaseIterable {
     case serviceReport = "ServiceReport"
     // Coordinator → agent: "I do not know you; register again" (after the inventory was lost or replaced).
     case registrationRequest = "RegistrationRequest"
+    // The EC2 Query API, forwarded by gateways (gateway → coordinator, and the rendered answer back)
+    case ec2Request = "EC2Request"
+    case ec2Reply = "EC2Reply"
+    // EC2 accounts (operator → coordinator)
+    case createAccount = "CreateAccount"
+    case accountInformation = "AccountInformation"
+    case accountReport = "AccountReport"
 }
 
 /// A message body: each type has exactly one.

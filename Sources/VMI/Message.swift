@@ -42,6 +42,11 @@ extension MessageType {
         case .serviceInformation: ServiceInformation.self
         case .serviceReport: ServiceReport.self
         case .registrationRequest: RegistrationRequest.self
+        case .ec2Request: EC2Request.self
+        case .ec2Reply: EC2Reply.self
+        case .createAccount: CreateAccount.self
+        case .accountInformation: AccountInformation.self
+        case .accountReport: AccountReport.self
         }
     }
 }
