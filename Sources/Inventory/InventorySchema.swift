@@ -96,6 +96,43 @@ enum InventorySchema {
         migrator.registerMigration("v4: component CPU sizes set by rules") { db in
             try db.execute(sql: "ALTER TABLE components ADD COLUMN cpus INTEGER")
         }
+        migrator.registerMigration("v5: EC2 accounts, access keys, cloud resources, tags") { db in
+            try db.execute(sql: """
+                CREATE TABLE accounts (
+                    id TEXT PRIMARY KEY,
+                    name TEXT NOT NULL,
+                    created_at DATETIME NOT NULL
+                );
+                CREATE TABLE access_keys (
+                    access_key TEXT PRIMARY KEY,
+                    account TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+                    secret TEXT NOT NULL,
+                    created_at DATETIME NOT NULL
+                );
+                -- Key pairs, security groups, addresses, volumes, images, instances, reservations: each a JSON body
+                -- its module owns. A name (key pair, group) is unique per account and kind; a token (ClientToken)
+                -- too.
+                CREATE TABLE cloud_resources (
+                    id TEXT PRIMARY KEY,
+                    account TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    name TEXT,
+                    token TEXT,
+                    body TEXT NOT NULL,
+                    created_at DATETIME NOT NULL
+                );
+                CREATE UNIQUE INDEX cloud_resources_name ON cloud_resources(account, kind, name) WHERE name IS NOT NULL;
+                CREATE UNIQUE INDEX cloud_resources_token ON cloud_resources(account, kind, token)
+                    WHERE token IS NOT NULL;
+                CREATE INDEX cloud_resources_kind ON cloud_resources(kind, account);
+                CREATE TABLE cloud_tags (
+                    resource TEXT NOT NULL,
+                    key TEXT NOT NULL,
+                    value TEXT NOT NULL,
+                    PRIMARY KEY (resource, key)
+                );
+                """)
+        }
         return migrator
     }
 }
