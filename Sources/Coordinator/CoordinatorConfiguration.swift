@@ -1,3 +1,4 @@
+import Cloud
 import Daemon
 import Foundation
 import Placement
@@ -12,10 +13,13 @@ public struct CoordinatorConfiguration: Sendable {
     /// How long a SHUTDOWN waits for the guest before powering it off.
     public var shutdownTimeout: Duration
     public var placement: SitePlacement
+    /// What EC2 clients see: images, instance types, public addresses (the region is the site).
+    public var cloud: CloudSite
 
     public init(site: String = "site1", databasePath: String, heartbeatInterval: Duration = .seconds(5),
                 missedHeartbeats: Int = 3, shutdownTimeout: Duration = .seconds(60),
-                placement: SitePlacement = SitePlacement()) {
+                placement: SitePlacement = SitePlacement(), cloud: CloudSite? = nil) {
+        self.cloud = cloud ?? CloudSite(region: site)
         self.placement = placement
         self.site = site
         self.databasePath = databasePath
@@ -26,7 +30,8 @@ public struct CoordinatorConfiguration: Sendable {
 
     /// Reads `VEEM_SITE`, `VEEM_DATABASE`, `VEEM_HEARTBEAT_SECONDS`, `VEEM_MISSED_HEARTBEATS`,
     /// `VEEM_SHUTDOWN_TIMEOUT_SECONDS`, `VEEM_PLACEMENT_WEIGHER` (pack, spread, load-aware), `VEEM_PREEMPTION`
-    /// (on, off), `VEEM_SLA_CLASSES` (see `SLAClassSettings`), `VEEM_LONE_VEE_CLASS` (default Gold).
+    /// (on, off), `VEEM_SLA_CLASSES` (see `SLAClassSettings`), `VEEM_LONE_VEE_CLASS` (default Gold), and for EC2
+    /// clients `VEEM_EC2_IMAGES`, `VEEM_INSTANCE_TYPES`, `VEEM_PUBLIC_ADDRESSES` (see `CloudSettings`).
     public init(settings: Settings) throws {
         let missed = settings.string("VEEM_MISSED_HEARTBEATS", default: "3")
         guard let missedHeartbeats = Int(missed), missedHeartbeats > 0 else {
@@ -46,12 +51,14 @@ public struct CoordinatorConfiguration: Sendable {
         guard classes.contains(where: { $0.name == lone }) else {
             throw SettingsError(message: "VEEM_LONE_VEE_CLASS names '\(lone)', which VEEM_SLA_CLASSES does not define")
         }
-        self.init(site: settings.string("VEEM_SITE", default: "site1"),
+        let site = settings.string("VEEM_SITE", default: "site1")
+        self.init(site: site,
                   databasePath: settings.string("VEEM_DATABASE", default: "/var/lib/veem/coordinator.sqlite"),
                   heartbeatInterval: try settings.seconds("VEEM_HEARTBEAT_SECONDS", default: 5),
                   missedHeartbeats: missedHeartbeats,
                   shutdownTimeout: try settings.seconds("VEEM_SHUTDOWN_TIMEOUT_SECONDS", default: 60),
                   placement: SitePlacement(classes: classes, loneVEEClass: lone, weigher: weigher,
-                                           preemption: preemption == "on"))
+                                           preemption: preemption == "on"),
+                  cloud: try CloudSettings.site(region: site, settings: settings))
     }
 }

@@ -10,6 +10,8 @@ struct Outcome {
     var requestId: String?
     var commands: [VEEView] = []
     var events: [SiteEvent] = []
+    /// Keep the reply against re-delivery even though no VEE command went out (a changed EC2 resource).
+    var recordReply = false
 }
 
 /// VMI requests from clients: each gets one reply (VEEsAccepted, a report, or ErrorReply). Whatever has arrived is
@@ -74,7 +76,8 @@ extension CoordinatorService {
                 var outcome = try dispatch(message, tx, now)
                 try record(outcome, tx, now)
                 let changes: Set<MessageType> = [.veeUpdate, .scaleService, .undeployService, .submitService]
-                if !outcome.commands.isEmpty || changes.contains(message.type), let reply = outcome.reply {
+                if !outcome.commands.isEmpty || outcome.recordReply || changes.contains(message.type),
+                   let reply = outcome.reply {
                     try tx.recordReply(reply, forRequest: id, at: now)
                 }
                 outcome.requestId = id
@@ -142,6 +145,12 @@ extension CoordinatorService {
                 throw VMIError(code: .unknownVEE, field: "service", message: "no service named '\(name)'")
             }
             return Outcome(reply: encode(ServiceReport(services: views), to: id))
+        case let request as EC2Request:
+            return handleEC2(request, id: id, tx, now)
+        case let request as CreateAccount:
+            return try createAccount(request, id: id, tx, now)
+        case is AccountInformation:
+            return Outcome(reply: encode(AccountReport(accounts: try tx.accounts()), to: id))
         case is SiteMonitoringInformation:
             return Outcome(reply: encode(SiteReport(site: configuration.site, hosts: try tx.hosts(),
                                                     vees: try tx.vees()), to: id))
@@ -156,29 +165,10 @@ extension CoordinatorService {
                        _ now: Date) throws -> Outcome {
         let problems = zip(specs, fields).flatMap { $0.problems(at: $1) }
         guard problems.isEmpty else { throw VMIErrors(all: problems) }
-        let placement = configuration.placement
-        let admissions = specs.map { Admission(spec: $0, slaClass: placement.loneVEEClass) }
-        var evicted: [Resident] = []
-        let views = try tx.admit(admissions, at: now) { hosts, vees in
-            let items = specs.map {
-                PlacementItem(name: $0.name, resources: $0.resources, image: $0.image,
-                              slaClass: placement.slaClass(nil))
-            }
-            switch placement.scheduler.place(items, on: placement.hosts(hosts, vees)) {
-            case .success(let plan):
-                evicted = plan.preempted
-                return plan.hosts
-            case .failure(let failure):
-                throw VMIError(code: .insufficientCapacity, field: fields[failure.index],
-                               message: "cannot place '\(specs[failure.index].name)': \(failure.reason)")
-            }
-        }
-        var outcome = Outcome(reply: encode(VEEsAccepted(vees: views), to: request), commands: views,
-                              events: views.map {
-                                  SiteEvent(kind: .veePlaced, host: $0.host, vee: $0.id, state: $0.desired,
-                                            message: "\($0.spec.name) placed on \($0.host)")
-                              })
-        try relocate(evicted, tx, now, &outcome)
+        let admissions = specs.map { Admission(spec: $0, slaClass: configuration.placement.loneVEEClass) }
+        var outcome = Outcome()
+        let views = try place(admissions, fields: fields, groups: nil, tx, now, &outcome)
+        outcome.reply = encode(VEEsAccepted(vees: views), to: request)
         return outcome
     }
 

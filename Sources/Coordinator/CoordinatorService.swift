@@ -1,3 +1,4 @@
+import Cloud
 import Daemon
 import Foundation
 import Inventory
@@ -18,6 +19,7 @@ public final class CoordinatorService: Service {
     let onProgress: @Sendable () -> Void
     let manifests = ManifestCache()
     let engine = ServiceEngineState()
+    let cloud: CloudEngine
 
     public init(configuration: CoordinatorConfiguration, inventory: Inventory, connection: AMQPConnection,
                 logger: Logger = Logger(label: "veem.coordinator"),
@@ -25,6 +27,7 @@ public final class CoordinatorService: Service {
                 onProgress: @escaping @Sendable () -> Void = {}) {
         self.onProgress = onProgress
         self.configuration = configuration
+        self.cloud = CloudEngine(site: configuration.cloud)
         self.inventory = inventory
         self.connection = connection
         self.logger = logger

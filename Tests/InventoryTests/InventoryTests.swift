@@ -33,7 +33,8 @@ import VMI
         #expect(try await again.appliedMigrations() == ["v1: hosts, vees, events, requests, samples",
                                                          "v2: host groups; VEE classes, services and components",
                                                          "v3: services, components, KPI history",
-                                                         "v4: component CPU sizes set by rules"])
+                                                         "v4: component CPU sizes set by rules",
+                                                         "v5: EC2 accounts, access keys, cloud resources, tags"])
         #expect(try await again.read { try $0.hosts() }.map(\.id) == ["h1", "h2"])
     }
 

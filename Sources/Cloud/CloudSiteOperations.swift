@@ -1,0 +1,28 @@
+import Foundation
+import Inventory
+import VMI
+
+/// What the cloud actions need from the site, inside the caller's transaction: placing VEEs, changing their state,
+/// deploying services. The coordinator provides it; tests of pure logic may fake it.
+public protocol CloudSiteOperations {
+    /// Places and records VEEs (all or none), restricted to `zone` (a host group) when given.
+    func launch(_ admissions: [Admission], zone: String?, _ tx: InventoryTransaction, _ now: Date,
+                _ effects: inout CloudEffects) throws -> [VEEView]
+    /// Applies a VMI control action to a VEE (by id).
+    func control(_ vee: String, _ action: VEEAction, _ tx: InventoryTransaction, _ now: Date,
+                 _ effects: inout CloudEffects) throws -> VEEView
+    /// Deploys a service manifest.
+    func submitService(_ manifest: String, _ tx: InventoryTransaction, _ now: Date,
+                       _ effects: inout CloudEffects) throws -> ServiceView
+    /// Undeploys a service.
+    func undeployService(_ name: String, _ tx: InventoryTransaction, _ now: Date,
+                         _ effects: inout CloudEffects) throws -> ServiceView
+    func service(_ name: String, _ tx: InventoryTransaction) throws -> ServiceView?
+}
+
+/// What a call asks of the site once its transaction commits: commands for agents and site events.
+public struct CloudEffects: Sendable {
+    public var commands: [VEEView] = []
+    public var events: [SiteEvent] = []
+    public init() {}
+}

@@ -1,0 +1,108 @@
+import EC2
+import Foundation
+import Inventory
+import VMI
+
+extension CloudCall {
+    /// Most instances one RunInstances may ask for.
+    static let maxInstancesPerCall = 500
+
+    /// Places MaxCount instances (or as many as fit, down to MinCount) as VEEs named after their instance ids and
+    /// activates them. A ClientToken seen before answers with that call's reservation and launches nothing.
+    func runInstances() throws -> [EC2XML.Node] {
+        let imageId = try form.required("ImageId")
+        let minCount = try form.integer("MinCount")
+        let maxCount = try form.integer("MaxCount")
+        guard minCount >= 1 else { throw EC2Error.invalidParameterValue("MinCount", "must be at least 1") }
+        guard maxCount >= minCount else {
+            throw EC2Error.invalidParameterValue("MaxCount", "must be at least MinCount (\(minCount))")
+        }
+        guard maxCount <= Self.maxInstancesPerCall else {
+            throw EC2Error("InstanceLimitExceeded", "Your request for \(maxCount) instances exceeds the limit of "
+                + "\(Self.maxInstancesPerCall) per call")
+        }
+        let token = form["ClientToken"].flatMap { $0.isEmpty ? nil : $0 }
+        var parameters = form.values
+        parameters["ClientToken"] = nil
+        parameters["DryRun"] = nil
+        if let token, let earlier = try tx.resource(kind: ReservationRecord.kind, account: account, token: token) {
+            let reservation: Owned<ReservationRecord> = try decode(earlier)
+            guard reservation.body.parameters == parameters else {
+                throw EC2Error("IdempotentParameterMismatch", "The ClientToken '\(token)' was used before with "
+                    + "different parameters")
+            }
+            return try reservationBody(reservation.id, instances(reservation.body.instances))
+        }
+
+        guard let image = try visibleImage(imageId) else {
+            throw EC2Error.notFound("InvalidAMIID.NotFound", imageId, "image id")
+        }
+        let typeName = form["InstanceType"] ?? site.defaultInstanceType
+        guard let type = site.instanceType(typeName) else {
+            throw EC2Error.invalidParameterValue("InstanceType", "'\(typeName)' is not one of this site's types ("
+                + site.instanceTypes.map(\.name).joined(separator: ", ") + ")")
+        }
+        let keyName = form["KeyName"]
+        if let keyName, try named(keyName, KeyPairRecord.self) == nil {
+            throw EC2Error("InvalidKeyPair.NotFound", "The key pair '\(keyName)' does not exist")
+        }
+        let groups = try launchGroups()
+        let zone = form["Placement.AvailabilityZone"].flatMap { $0.isEmpty ? nil : $0 }
+        if let zone, try !zones().contains(zone) {
+            throw EC2Error.invalidParameterValue("Placement.AvailabilityZone", "'\(zone)' is not a zone of this site "
+                + "(see DescribeAvailabilityZones)")
+        }
+        if let userData = form["UserData"], Data(base64Encoded: userData) == nil {
+            throw EC2Error.invalidParameterValue("UserData", "must be base64")
+        }
+
+        let reservationId = ResourceID.make("r")
+        var vees: [VEEView] = []
+        var count = maxCount
+        while true {
+            let admissions = (0..<count).map { _ in
+                Admission(spec: VEESpec(name: ResourceID.make("i"), cpus: type.cpus, memoryMiB: type.memoryMiB,
+                                        diskGiB: type.diskGiB, image: image.location),
+                          slaClass: "")
+            }
+            do {
+                vees = try tx.isolated { try operations.launch(admissions, zone: zone, tx, now, &effects) }
+                break
+            } catch let error as VMIError where error.code == .insufficientCapacity && count > minCount {
+                count = minCount
+            }
+        }
+        let hostGroups = Dictionary(try tx.hosts().map { ($0.id, $0.group ?? "default") },
+                                    uniquingKeysWith: { a, _ in a })
+        for (index, vee) in vees.enumerated() {
+            let record = InstanceRecord(vee: vee.id, reservationId: reservationId, imageId: image.id, instanceType: type.name,
+                                        keyName: keyName, groups: groups, zone: hostGroups[vee.host] ?? zone ?? "default",
+                                        launchTime: now, launchIndex: index, userData: form["UserData"],
+                                        clientToken: token)
+            try insert(record, id: vee.spec.name,
+                       duplicate: EC2Error("InternalError", "instance id collision", status: 500))
+            _ = try operations.control(vee.id, .activate, tx, now, &effects)
+        }
+        let ids = vees.map(\.spec.name)
+        try insert(ReservationRecord(instances: ids, parameters: parameters), id: reservationId,
+                   token: token, duplicate: EC2Error("IdempotentParameterMismatch", "ClientToken reused"))
+        try applyTagSpecifications("instance", to: ids)
+        return try reservationBody(reservationId, instances(ids))
+    }
+
+    /// SecurityGroupId.N and SecurityGroup.N (names), or the account's default group.
+    func launchGroups() throws -> [String] {
+        var ids: [String] = []
+        for id in form.list("SecurityGroupId") {
+            ids.append(try owned(id, SecurityGroupRecord.self,
+                                 notFound: .notFound("InvalidGroup.NotFound", id, "security group")).id)
+        }
+        for name in form.list("SecurityGroup") {
+            guard let group = try named(name, SecurityGroupRecord.self) else {
+                throw EC2Error("InvalidGroup.NotFound", "The security group '\(name)' does not exist")
+            }
+            ids.append(group.id)
+        }
+        return ids.isEmpty ? [try defaultGroup().id] : ids
+    }
+}

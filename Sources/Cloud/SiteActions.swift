@@ -1,0 +1,81 @@
+import EC2
+import VMI
+
+/// Regions (this site), availability zones (its host groups) and instance types (its hardware profiles).
+extension CloudCall {
+    /// Host groups that have hosts, or `default` on a site without any yet.
+    func zones() throws -> [String] {
+        let groups = Set(try tx.hosts().map { $0.group ?? "default" })
+        return groups.isEmpty ? ["default"] : groups.sorted()
+    }
+
+    func describeRegions() throws -> [EC2XML.Node] {
+        let names = form.list("RegionName")
+        for name in names where name != site.region {
+            throw EC2Error.invalidParameterValue("RegionName", "'\(name)' is not this site ('\(site.region)')")
+        }
+        let regions = try filtered([site.region], id: { $0 }, [
+            "region-name": { region in [region] },
+            "endpoint": { region in ["ec2.\(region).veem"] },
+            "opt-in-status": { region in ["opt-in-not-required"] },
+        ])
+        return [.items("regionInfo", regions.map {
+            [.text("regionName", $0), .text("regionEndpoint", "ec2.\($0).veem"),
+             .text("optInStatus", "opt-in-not-required")]
+        })]
+    }
+
+    func describeAvailabilityZones() throws -> [EC2XML.Node] {
+        let hosts = try tx.hosts()
+        let known = try zones()
+        let names = form.list("ZoneName")
+        for name in names where !known.contains(name) {
+            throw EC2Error.invalidParameterValue("ZoneName", "'\(name)' is not a zone of this site")
+        }
+        let state = { (zone: String) in
+            hosts.contains { ($0.group ?? "default") == zone && $0.state == .up } ? "available" : "unavailable"
+        }
+        let shown = try filtered(names.isEmpty ? known : names, id: { $0 }, [
+            "zone-name": { zone in [zone] },
+            "zone-id": { zone in ["\(self.site.region)-\(zone)"] },
+            "state": { zone in [state(zone)] },
+            "region-name": { zone in [self.site.region] },
+        ])
+        return [.items("availabilityZoneInfo", shown.map { zone in
+            [.text("zoneName", zone), .text("zoneState", state(zone)), .text("regionName", site.region),
+             .text("zoneId", "\(site.region)-\(zone)"), .text("zoneType", "availability-zone"),
+             .items("messageSet", [])]
+        })]
+    }
+
+    func describeInstanceTypes() throws -> [EC2XML.Node] {
+        let names = form.list("InstanceType")
+        for name in names where site.instanceType(name) == nil {
+            throw EC2Error.invalidParameterValue("InstanceType", "'\(name)' is not one of this site's types")
+        }
+        let types = site.instanceTypes.filter { names.isEmpty || names.contains($0.name) }
+        let shown = try filtered(types, id: \.name, [
+            "instance-type": { type in [type.name] },
+            "vcpu-info.default-vcpus": { type in ["\(type.cpus)"] },
+            "memory-info.size-in-mib": { type in ["\(type.memoryMiB)"] },
+            "instance-storage-info.total-size-in-gb": { type in ["\(type.diskGiB)"] },
+        ])
+        return [.items("instanceTypeSet", shown.map { type in
+            [.text("instanceType", type.name), .text("currentGeneration", "true"),
+             .element("vCpuInfo", [.text("defaultVCpus", "\(type.cpus)"), .text("defaultCores", "\(type.cpus)"),
+                                   .text("defaultThreadsPerCore", "1")]),
+             .element("memoryInfo", [.text("sizeInMiB", "\(type.memoryMiB)")]),
+             .text("instanceStorageSupported", type.diskGiB > 0 ? "true" : "false"),
+             .element("instanceStorageInfo", [.text("totalSizeInGB", "\(type.diskGiB)")]),
+             .element("processorInfo", [.element("supportedArchitectures", [.text("item", "x86_64")])]),
+             .element("supportedUsageClasses", [.text("item", "on-demand")]),
+             .element("supportedRootDeviceTypes", [.text("item", "instance-store")])]
+        })]
+    }
+
+    static let siteActions: [String: Action] = [
+        "DescribeRegions": Action(readOnly: true) { try $0.describeRegions() },
+        "DescribeAvailabilityZones": Action(readOnly: true) { try $0.describeAvailabilityZones() },
+        "DescribeInstanceTypes": Action(readOnly: true) { try $0.describeInstanceTypes() },
+    ]
+}

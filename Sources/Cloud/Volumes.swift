@@ -1,0 +1,138 @@
+import EC2
+import Foundation
+
+/// A block volume: recorded with its zone and attachment; hotplug on hosts comes with the volumes work.
+struct VolumeRecord: StoredResource {
+    static let kind = "volume"
+    var size: Int
+    var zone: String
+    var volumeType: String
+    var state: String
+    var attachment: Attachment?
+
+    struct Attachment: Codable {
+        var instanceId: String
+        var device: String
+        var attachTime: Date
+    }
+}
+
+extension CloudCall {
+    static let maxVolumeGiB = 16_384
+
+    func createVolume() throws -> [EC2XML.Node] {
+        let zone = try form.required("AvailabilityZone")
+        guard try zones().contains(zone) else {
+            throw EC2Error.invalidParameterValue("AvailabilityZone", "'\(zone)' is not a zone of this site")
+        }
+        if let snapshot = form["SnapshotId"] {
+            throw EC2Error("InvalidSnapshot.NotFound", "The snapshot '\(snapshot)' does not exist")
+        }
+        let size = try form.integer("Size")
+        guard (1...Self.maxVolumeGiB).contains(size) else {
+            throw EC2Error.invalidParameterValue("Size", "must be between 1 and \(Self.maxVolumeGiB) GiB")
+        }
+        let type = form["VolumeType"] ?? "gp2"
+        guard ["standard", "gp2", "gp3", "io1", "io2", "sc1", "st1"].contains(type) else {
+            throw EC2Error.invalidParameterValue("VolumeType", "'\(type)' is not a volume type")
+        }
+        let id = ResourceID.make("vol")
+        let record = VolumeRecord(size: size, zone: zone, volumeType: type, state: "available")
+        try insert(record, id: id, duplicate: EC2Error("InternalError", "volume id collision", status: 500))
+        try applyTagSpecifications("volume", to: [id])
+        return volumeItem(id, record, createdAt: now) + [try tagSet(id)]
+    }
+
+    func targetVolume() throws -> Owned<VolumeRecord> {
+        let id = try form.required("VolumeId")
+        return try owned(id, VolumeRecord.self, notFound: .notFound("InvalidVolume.NotFound", id, "volume"))
+    }
+
+    func deleteVolume() throws -> [EC2XML.Node] {
+        let volume = try targetVolume()
+        guard volume.body.attachment == nil else {
+            throw EC2Error("VolumeInUse", "Volume \(volume.id) is attached to \(volume.body.attachment!.instanceId)")
+        }
+        try tx.deleteResource(volume.id)
+        return [.text("return", "true")]
+    }
+
+    func attachVolume() throws -> [EC2XML.Node] {
+        var volume = try targetVolume()
+        let instanceId = try form.required("InstanceId")
+        let device = try form.required("Device")
+        guard let instance = try instances([instanceId]).first, instance.state != .terminated else {
+            throw EC2Error.notFound("InvalidInstanceID.NotFound", instanceId, "instance ID")
+        }
+        guard volume.body.attachment == nil else {
+            throw EC2Error("VolumeInUse", "Volume \(volume.id) is already attached to "
+                + volume.body.attachment!.instanceId)
+        }
+        guard instance.record.zone == volume.body.zone else {
+            throw EC2Error("InvalidVolume.ZoneMismatch", "The volume \(volume.id) is in \(volume.body.zone), the "
+                + "instance in \(instance.record.zone)")
+        }
+        for other in try all(VolumeRecord.self)
+        where other.body.attachment?.instanceId == instanceId && other.body.attachment?.device == device {
+            throw EC2Error.invalidParameterValue("Device", "\(device) is already used by \(other.id)")
+        }
+        volume.body.attachment = .init(instanceId: instanceId, device: device, attachTime: now)
+        volume.body.state = "in-use"
+        try update(volume)
+        return attachmentItem(volume.id, volume.body.attachment!, status: "attached")
+    }
+
+    func detachVolume() throws -> [EC2XML.Node] {
+        var volume = try targetVolume()
+        guard let attachment = volume.body.attachment,
+              form["InstanceId"].map({ $0 == attachment.instanceId }) ?? true
+        else { throw EC2Error("IncorrectState", "Volume \(volume.id) is not attached to that instance") }
+        volume.body.attachment = nil
+        volume.body.state = "available"
+        try update(volume)
+        return attachmentItem(volume.id, attachment, status: "detached")
+    }
+
+    func describeVolumes() throws -> [EC2XML.Node] {
+        let volumes = try filtered(try selected(form.list("VolumeId"), VolumeRecord.self) {
+            .notFound("InvalidVolume.NotFound", $0, "volume")
+        }, id: \.id, [
+            "volume-id": { volume in [volume.id] },
+            "status": { volume in [volume.body.state] },
+            "availability-zone": { volume in [volume.body.zone] },
+            "size": { volume in ["\(volume.body.size)"] },
+            "volume-type": { volume in [volume.body.volumeType] },
+            "attachment.instance-id": { volume in volume.body.attachment.map { [$0.instanceId] } ?? [] },
+            "attachment.device": { volume in volume.body.attachment.map { [$0.device] } ?? [] },
+            "attachment.status": { volume in volume.body.attachment == nil ? [] : ["attached"] },
+        ])
+        return [.items("volumeSet", try volumes.map { volume in
+            volumeItem(volume.id, volume.body, createdAt: volume.record.createdAt) + [
+                .items("attachmentSet", volume.body.attachment.map { [attachmentItem(volume.id, $0, status: "attached")] }
+                    ?? []),
+                try tagSet(volume.id),
+            ]
+        })]
+    }
+
+    func volumeItem(_ id: String, _ volume: VolumeRecord, createdAt: Date) -> [EC2XML.Node] {
+        [.text("volumeId", id), .text("size", "\(volume.size)"), .text("snapshotId", ""),
+         .text("availabilityZone", volume.zone), .text("status", volume.state),
+         .text("createTime", EC2Time.format(createdAt)), .text("volumeType", volume.volumeType),
+         .text("encrypted", "false")]
+    }
+
+    func attachmentItem(_ id: String, _ attachment: VolumeRecord.Attachment, status: String) -> [EC2XML.Node] {
+        [.text("volumeId", id), .text("instanceId", attachment.instanceId), .text("device", attachment.device),
+         .text("status", status), .text("attachTime", EC2Time.format(attachment.attachTime)),
+         .text("deleteOnTermination", "false")]
+    }
+
+    static let volumeActions: [String: Action] = [
+        "CreateVolume": Action(readOnly: false) { try $0.createVolume() },
+        "DeleteVolume": Action(readOnly: false) { try $0.deleteVolume() },
+        "AttachVolume": Action(readOnly: false) { try $0.attachVolume() },
+        "DetachVolume": Action(readOnly: false) { try $0.detachVolume() },
+        "DescribeVolumes": Action(readOnly: true) { try $0.describeVolumes() },
+    ]
+}
