@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "veem-agent", targets: ["veem-agent"]),
         .executable(name: "veem-coordinator", targets: ["veem-coordinator"]),
         .executable(name: "veemctl", targets: ["veemctl"]),
+        .executable(name: "veem-ec2", targets: ["veem-ec2"]),
         .executable(name: "veem-bench", targets: ["veem-bench"]),
     ],
     dependencies: [
@@ -17,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // The only two modules that import C.
@@ -27,8 +29,8 @@ let package = Package(
         .target(name: "VMI"),
         .target(name: "Placement", dependencies: ["VMI"]),
         .target(name: "Manifest", dependencies: ["VMI", .product(name: "Yams", package: "Yams")]),
-        // The EC2 Query API's wire: SigV4, forms, XML. Pure; the gateway executable comes with the EC2 issue.
-        .target(name: "EC2", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        // The EC2 Query API's wire: SigV4, forms, XML. Pure.
+        .target(name: "EC2", dependencies: ["VMI", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Hypervisor", dependencies: [
             "CLibvirt", "BlockingIO", "VMI", .product(name: "Logging", package: "swift-log"),
         ]),
@@ -44,14 +46,27 @@ let package = Package(
             "VMI", "Hypervisor", "Messaging", "Daemon",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
+        // The EC2 resource model and actions (accounts, images, instances as VEEs, key pairs, groups, addresses,
+        // volumes, tags) over an inventory transaction; the coordinator runs them.
+        .target(name: "Cloud", dependencies: [
+            "EC2", "Inventory", "VMI", "Placement",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "_CryptoExtras", package: "swift-crypto"),
+        ]),
         .target(name: "Coordinator", dependencies: [
-            "VMI", "Messaging", "Inventory", "Placement", "Manifest", "Daemon",
+            "VMI", "Messaging", "Inventory", "Placement", "Manifest", "Daemon", "Cloud", "EC2",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .target(name: "VeemClient", dependencies: ["VMI", "Messaging"]),
+        // The HTTP side of the EC2 Query API: stateless, forwards each signed call to the coordinator.
+        .target(name: "EC2Gateway", dependencies: [
+            "EC2", "VMI", "VeemClient", "Messaging", "Daemon",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
         // Harness for tests and benchmarks: fresh vhosts, in-process coordinator and agents.
         .target(name: "VeemTestSupport", dependencies: [
-            "Agent", "Coordinator", "VeemClient", "Hypervisor", "Messaging", "Inventory", "VMI",
+            "Agent", "Coordinator", "EC2Gateway", "Cloud", "VeemClient", "Hypervisor", "Messaging", "Inventory", "VMI",
         ]),
 
         .executableTarget(name: "veem-agent", dependencies: [
@@ -60,12 +75,16 @@ let package = Package(
         .executableTarget(name: "veem-coordinator", dependencies: [
             "Coordinator", "Daemon", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        .executableTarget(name: "veem-ec2", dependencies: [
+            "EC2Gateway", "Daemon", "VeemClient", "Messaging",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .executableTarget(name: "veemctl", dependencies: [
             "VeemClient", "VMI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "veem-bench", dependencies: [
             "VeemTestSupport", "Agent", "Coordinator", "VeemClient", "Hypervisor", "Messaging", "VMI", "Placement",
-            "Manifest", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Manifest", "EC2", "Cloud", "EC2Gateway", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .testTarget(name: "VMITests", dependencies: ["VMI"], resources: [.copy("Fixtures")]),
@@ -74,11 +93,12 @@ let package = Package(
         .testTarget(name: "PlacementTests", dependencies: ["Placement", "VMI"]),
         .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Placement", "Daemon"]),
         .testTarget(name: "EC2Tests", dependencies: ["EC2"]),
+        .testTarget(name: "CloudTests", dependencies: ["Cloud", "EC2", "Inventory", "VMI"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon"]),
         .testTarget(name: "MessagingTests", dependencies: ["Messaging", "VeemTestSupport"]),
         .testTarget(name: "HypervisorTests", dependencies: ["Hypervisor", "VMI"]),
         .testTarget(name: "IntegrationTests", dependencies: [
-            "VeemTestSupport", "Agent", "Coordinator", "VeemClient", "Hypervisor", "Messaging", "Inventory", "VMI",
+            "VeemTestSupport", "EC2Gateway", "Cloud", "EC2", "Agent", "Coordinator", "VeemClient", "Hypervisor", "Messaging", "Inventory", "VMI",
         ]),
         .testTarget(name: "SystemTests", dependencies: [
             "VeemTestSupport", "Agent", "Coordinator", "VeemClient", "Hypervisor", "Messaging", "Inventory", "VMI",

@@ -48,3 +48,16 @@ extension VeemClient {
         _ = try await request(PutMonitoringInformation(vee: vee, kpis: kpis), expecting: MonitoringReport.self)
     }
 }
+
+extension VeemClient {
+    /// Creates (or imports) an EC2 account; the reply carries its secret, shown this once.
+    public func createAccount(_ request: CreateAccount) async throws -> AccountView {
+        let report = try await self.request(request, expecting: AccountReport.self)
+        guard let account = report.accounts.first else { throw VeemClientError.refused([]) }
+        return account
+    }
+
+    public func accounts() async throws -> [AccountView] {
+        try await request(AccountInformation(), expecting: AccountReport.self).accounts
+    }
+}

@@ -1,5 +1,7 @@
 import Agent
+import Cloud
 import Coordinator
+import EC2Gateway
 import Foundation
 import Hypervisor
 import Inventory
@@ -21,6 +23,7 @@ public final class SiteHarness: @unchecked Sendable {
     private let lock = NSLock()
     private var coordinator: (Task<Void, Error>, AMQPConnection)?
     private var agents: [String: (Task<Void, Error>, AMQPConnection)] = [:]
+    private var gateways: [(Task<Void, Error>, AMQPConnection)] = []
     let logger: Logger
 
     /// `images` are the image descriptions every agent offers (by default one named `tiny` with no files, which
@@ -73,12 +76,13 @@ public final class SiteHarness: @unchecked Sendable {
 
     /// Starts a coordinator on the site's database and waits until it serves.
     public func startCoordinator(shutdownTimeout: Duration = .seconds(5),
-                                 placement: SitePlacement = SitePlacement()) async throws {
+                                 placement: SitePlacement = SitePlacement(), cloud: CloudSite? = nil) async throws {
         let connection = AMQPConnection(configuration: broker.configuration(name: "coordinator"), logger: logger)
         let (ready, signal) = AsyncStream.makeStream(of: Void.self)
         let service = CoordinatorService(
             configuration: CoordinatorConfiguration(databasePath: databasePath, heartbeatInterval: heartbeat,
-                                                    shutdownTimeout: shutdownTimeout, placement: placement),
+                                                    shutdownTimeout: shutdownTimeout, placement: placement,
+                                                    cloud: cloud),
             inventory: try Inventory(path: databasePath), connection: connection, logger: logger,
             onReady: { _ in signal.finish() })
         let task = Task {
@@ -143,7 +147,30 @@ public final class SiteHarness: @unchecked Sendable {
         _ = await task.result
     }
 
+    /// Starts an EC2 gateway on a free port of 127.0.0.1 and returns the port once it listens.
+    public func startGateway(clockSkew: TimeInterval? = 300) async throws -> Int {
+        let connection = AMQPConnection(configuration: broker.configuration(name: "ec2"), logger: logger)
+        let (ports, listening) = AsyncStream.makeStream(of: Int.self)
+        let gateway = EC2Gateway(configuration: GatewayConfiguration(port: 0, clockSkew: clockSkew),
+                                 client: VeemClient(connection: connection, sender: "ec2-test"), logger: logger) {
+            listening.yield($0)
+            listening.finish()
+        }
+        let task = Task {
+            defer { listening.finish() }
+            try await gateway.run()
+        }
+        lock.withLock { gateways.append((task, connection)) }
+        for await port in ports { return port }
+        throw TestSupportError("EC2 gateway did not start: \(String(describing: await task.result))")
+    }
+
     public func shutdown() async {
+        for (task, connection) in lock.withLock({ gateways }) {
+            task.cancel()
+            connection.close()
+            _ = await task.result
+        }
         for host in lock.withLock({ Array(agents.keys) }) { await killAgent(host) }
         await stopCoordinator()
         client.stop()

@@ -41,30 +41,14 @@ public struct TestBroker: Sendable {
         _ = try? await Self.rabbitmqctl(["delete_vhost", vhost])
     }
 
-    /// Runs rabbitmqctl on a thread of its own: it takes about half a second, which must not hold a cooperative
-    /// thread (the suite's other tests need them).
+    /// Runs rabbitmqctl (about half a second) off the cooperative pool.
     @discardableResult
     static func rabbitmqctl(_ arguments: [String]) async throws -> String {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread { continuation.resume(with: Result { try runRabbitmqctl(arguments) }) }.start()
+        let result = try await ExternalCommand.run("/usr/sbin/rabbitmqctl", arguments)
+        guard result.status == 0 else {
+            throw TestSupportError("rabbitmqctl \(arguments.joined(separator: " ")) failed: \(result.output)")
         }
-    }
-
-    private static func runRabbitmqctl(_ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/sbin/rabbitmqctl")
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0 else {
-            throw TestSupportError("rabbitmqctl \(arguments.joined(separator: " ")) failed: \(text)")
-        }
-        return text
+        return result.output
     }
 }
 
