@@ -1,0 +1,22 @@
+import Foundation
+
+extension SigV4 {
+    /// The headers a client adds to sign `request` (tools and benchmarks; servers use `proof`/`verify`): `X-Amz-Date`
+    /// and `Authorization`, over the request's headers as given (which must include `host`).
+    public static func signingHeaders(for request: SignedRequest, accessKey: String, secret: String, region: String,
+                                      service: String = "ec2", at date: Date = Date()) -> [(name: String, value: String)] {
+        let amzDate = date.formatted(Date.ISO8601FormatStyle(timeZone: .gmt).year().month().day()
+            .dateTimeSeparator(.standard).time(includingFractionalSeconds: false).timeSeparator(.omitted)
+            .dateSeparator(.omitted)) + "Z"
+        var dated = request
+        dated.headers.append(("X-Amz-Date", amzDate))
+        let signed = Set(dated.headers.map { $0.name.lowercased() }).sorted()
+        let authorization = Authorization(accessKey: accessKey, date: String(amzDate.prefix(8)), region: region,
+                                          service: service, signedHeaders: signed, signature: "")
+        let signature = self.signature(dated, authorization: authorization, amzDate: amzDate, secret: secret)
+        let scope = "\(authorization.date)/\(region)/\(service)/aws4_request"
+        return [("X-Amz-Date", amzDate),
+                ("Authorization", "AWS4-HMAC-SHA256 Credential=\(accessKey)/\(scope), SignedHeaders="
+                    + signed.joined(separator: ";") + ", Signature=\(signature)")]
+    }
+}
