@@ -1,13 +1,29 @@
 import EC2
 import Foundation
 import Inventory
+import Synchronization
 
 /// A cloud resource's body, kept as JSON in the inventory under its kind.
-protocol StoredResource: Codable {
+protocol StoredResource: Codable, Sendable {
     static var kind: String { get }
 }
 
 enum ResourceCoding {
+    /// Decoded bodies by kind and JSON text: a Describe over a thousand instances would otherwise decode a thousand
+    /// JSON documents per call. A body's text changes whenever the body does, so the cache is never stale.
+    private static let bodies = Mutex<[String: any Sendable]>([:])
+
+    static func decode<Body: StoredResource>(_: Body.Type, _ text: String) throws -> Body {
+        let key = Body.kind + "\u{0}" + text
+        if let body = bodies.withLock({ $0[key] }) as? Body { return body }
+        let body = try decoder.decode(Body.self, from: Data(text.utf8))
+        bodies.withLock { cache in
+            if cache.count >= 100_000 { cache.removeAll(keepingCapacity: true) }
+            cache[key] = body
+        }
+        return body
+    }
+
     static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .secondsSince1970
@@ -49,7 +65,7 @@ extension CloudCall {
     }
 
     func decode<Body: StoredResource>(_ record: CloudResource, as _: Body.Type = Body.self) throws -> Owned<Body> {
-        Owned(record: record, body: try ResourceCoding.decoder.decode(Body.self, from: Data(record.body.utf8)))
+        Owned(record: record, body: try ResourceCoding.decode(Body.self, record.body))
     }
 
     /// The caller's resources of a kind, oldest first.

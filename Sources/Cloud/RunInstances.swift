@@ -72,8 +72,7 @@ extension CloudCall {
                 count = minCount
             }
         }
-        let hostGroups = Dictionary(try tx.hosts().map { ($0.id, $0.group ?? "default") },
-                                    uniquingKeysWith: { a, _ in a })
+        let hostGroups = try tx.hostGroups()
         for (index, vee) in vees.enumerated() {
             let record = InstanceRecord(vee: vee.id, reservationId: reservationId, imageId: image.id, instanceType: type.name,
                                         keyName: keyName, groups: groups, zone: hostGroups[vee.host] ?? zone ?? "default",

@@ -5,7 +5,7 @@ import VMI
 extension CloudCall {
     /// Host groups that have hosts, or `default` on a site without any yet.
     func zones() throws -> [String] {
-        let groups = Set(try tx.hosts().map { $0.group ?? "default" })
+        let groups = Set(try tx.hostGroups().values)
         return groups.isEmpty ? ["default"] : groups.sorted()
     }
 

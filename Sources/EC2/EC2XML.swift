@@ -12,8 +12,11 @@ public enum EC2XML {
 
     /// `<ActionResponse xmlns=…><requestId>…</requestId>…</ActionResponse>`.
     public static func response(action: String, requestId: String, _ body: [Node]) -> String {
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<\(action)Response xmlns=\"\(namespace)\">"
-            + "<requestId>\(escape(requestId))</requestId>" + body.map(render).joined() + "</\(action)Response>"
+        var out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<\(action)Response xmlns=\"\(namespace)\">"
+            + "<requestId>\(escape(requestId))</requestId>"
+        for node in body { render(node, into: &out) }
+        out += "</\(action)Response>"
+        return out
     }
 
     public static func error(_ error: EC2Error, requestId: String) -> String {
@@ -23,15 +26,37 @@ public enum EC2XML {
     }
 
     public static func render(_ node: Node) -> String {
+        var out = ""
+        render(node, into: &out)
+        return out
+    }
+
+    /// Appends in place: a DescribeInstances over a thousand instances is tens of thousands of nodes.
+    static func render(_ node: Node, into out: inout String) {
         switch node {
-        case .text(let name, let value): return "<\(name)>\(escape(value))</\(name)>"
-        case .element(let name, let children): return "<\(name)>" + children.map(render).joined() + "</\(name)>"
+        case .text(let name, let value):
+            out += "<"; out += name; out += ">"; out += escape(value); out += "</"; out += name; out += ">"
+        case .element(let name, let children):
+            out += "<"; out += name; out += ">"
+            for child in children { render(child, into: &out) }
+            out += "</"; out += name; out += ">"
         case .items(let name, let items):
-            return "<\(name)>" + items.map { "<item>" + $0.map(render).joined() + "</item>" }.joined() + "</\(name)>"
+            out += "<"; out += name; out += ">"
+            for item in items {
+                out += "<item>"
+                for child in item { render(child, into: &out) }
+                out += "</item>"
+            }
+            out += "</"; out += name; out += ">"
         }
     }
 
     public static func escape(_ text: String) -> String {
+        // Most values (ids, states, numbers) need nothing.
+        if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "&") || $0 == UInt8(ascii: "<")
+            || $0 == UInt8(ascii: ">") || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "'") }) {
+            return text
+        }
         var out = ""
         for scalar in text.unicodeScalars {
             switch scalar {

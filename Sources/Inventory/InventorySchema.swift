@@ -1,5 +1,7 @@
 import Foundation
 import GRDB
+import Synchronization
+import VMI
 
 /// Migrations only ever get appended: a released one is never edited.
 enum InventorySchema {
@@ -141,4 +143,18 @@ enum InventorySchema {
 enum InventoryCoding {
     static let encoder = JSONEncoder()
     static let decoder = JSONDecoder()
+
+    /// Decoded specs by their JSON text. Every placement reads every live VEE's spec, and decoding JSON costs
+    /// far more than a lookup; a spec's text changes only when the spec does, so the cache is never stale.
+    private static let specs = Mutex<[String: VEESpec]>([:])
+
+    static func spec(_ text: String) throws -> VEESpec {
+        if let spec = specs.withLock({ $0[text] }) { return spec }
+        let spec = try decoder.decode(VEESpec.self, from: Data(text.utf8))
+        specs.withLock { cache in
+            if cache.count >= 100_000 { cache.removeAll(keepingCapacity: true) }
+            cache[text] = spec
+        }
+        return spec
+    }
 }

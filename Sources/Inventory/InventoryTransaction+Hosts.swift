@@ -55,11 +55,21 @@ extension InventoryTransaction {
         return silent
     }
 
-    /// Every host, with what its VEEs that are not destroyed reserve.
-    public func hosts() throws -> [HostView] {
+    /// Each host's group, without what its VEEs reserve.
+    public func hostGroups() throws -> [String: String] {
+        var groups: [String: String] = [:]
+        for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT id, host_group FROM hosts")) {
+            groups[row["id"]] = row["host_group"]
+        }
+        return groups
+    }
+
+    /// Every host, with what its VEEs that are not destroyed reserve (`live`: those VEEs, when the caller has
+    /// them already; one scan of the VEEs is the cost of every placement).
+    public func hosts(live: [VEEView]? = nil) throws -> [HostView] {
         var allocated: [String: Resources] = [:]
-        for row in try fetchVEEs(sql: "SELECT * FROM vees WHERE desired != 'DESTROYED'") {
-            allocated[row.host, default: .zero] = allocated[row.host, default: .zero] + row.spec.resources
+        for vee in try live ?? liveVEEs() {
+            allocated[vee.host, default: .zero] = allocated[vee.host, default: .zero] + vee.spec.resources
         }
         return try Row.fetchAll(db, sql: "SELECT * FROM hosts ORDER BY id").map { row in
             let id: String = row["id"]

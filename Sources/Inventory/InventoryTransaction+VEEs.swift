@@ -20,7 +20,7 @@ struct VEERow: FetchableRecord {
     init(row: Row) throws {
         id = row["id"]
         name = row["name"]
-        spec = try InventoryCoding.decoder.decode(VEESpec.self, from: Data((row["spec"] as String).utf8))
+        spec = try InventoryCoding.spec(row["spec"])
         host = row["host"]
         desired = VEEState(rawValue: row["desired"]) ?? .failed
         observed = VEEState(rawValue: row["observed"]) ?? .failed
@@ -71,7 +71,8 @@ extension InventoryTransaction {
                                message: "a VEE named '\(spec.name)' already exists")
             }
         }
-        let hosts = try decide(hosts(), liveVEEs())
+        let live = try liveVEEs()
+        let hosts = try decide(hosts(live: live), live)
         var views: [VEEView] = []
         for (admission, host) in zip(admissions, hosts) {
             let spec = admission.spec
