@@ -1,5 +1,6 @@
 import EC2
 import Foundation
+import VMI
 
 /// An image an account registered.
 struct ImageRecord: StoredResource {
@@ -82,7 +83,7 @@ extension CloudCall {
                 .text("rootDeviceType", "instance-store"), .text("virtualizationType", "hvm"),
                 .text("hypervisor", "xen"),
             ]
-            if let created = image.createdAt { item.append(.text("creationDate", EC2Time.format(created))) }
+            if let created = image.createdAt { item.append(.text("creationDate", WireDate.format(created))) }
             if let description = image.description { item.append(.text("description", description)) }
             item.append(try tagSet(image.id))
             return item

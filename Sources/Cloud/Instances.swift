@@ -80,7 +80,7 @@ extension CloudCall {
         item += [
             .text("amiLaunchIndex", "\(record.launchIndex)"),
             .text("instanceType", record.instanceType),
-            .text("launchTime", EC2Time.format(record.launchTime)),
+            .text("launchTime", WireDate.format(record.launchTime)),
             .element("placement", [.text("availabilityZone", record.zone), .text("tenancy", "default")]),
             .element("monitoring", [.text("state", "disabled")]),
             .items("groupSet", record.groups.map { [.text("groupId", $0),
@@ -124,7 +124,7 @@ extension CloudCall {
         "group-id": { $0.record.groups },
         "instance.group-name": { instance in instance.record.groups.compactMap { instance.groupNames[$0] } },
         "group-name": { instance in instance.record.groups.compactMap { instance.groupNames[$0] } },
-        "launch-time": { [EC2Time.format($0.record.launchTime)] },
+        "launch-time": { [WireDate.format($0.record.launchTime)] },
         "veem-state": { [$0.vee.observed.rawValue] },
     ] }
 
@@ -219,18 +219,4 @@ extension CloudCall {
         "SuspendInstances": Action(readOnly: false) { try $0.changeInstances(.suspend) },
         "ResumeInstances": Action(readOnly: false) { try $0.changeInstances(.activate) },
     ]
-}
-
-/// EC2's timestamps: `2026-11-26T13:00:00.000Z`.
-enum EC2Time {
-    static func format(_ date: Date) -> String {
-        var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
-        let millis = Int((date.timeIntervalSince1970 - Double(seconds)) * 1000)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        let ms = millis < 10 ? "00\(millis)" : millis < 100 ? "0\(millis)" : "\(millis)"
-        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):"
-            + "\(two(parts.tm_min)):\(two(parts.tm_sec)).\(ms)Z"
-    }
 }

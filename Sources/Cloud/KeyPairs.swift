@@ -2,6 +2,7 @@ import _CryptoExtras
 import Crypto
 import EC2
 import Foundation
+import VMI
 
 /// A key pair: only the public half is kept (the private key of a created pair is shown once).
 struct KeyPairRecord: StoredResource {
@@ -108,7 +109,7 @@ extension CloudCall {
         return [.items("keySet", try shown.map { key in
             [.text("keyPairId", key.id), .text("keyName", key.record.name ?? ""),
              .text("keyFingerprint", key.body.fingerprint), .text("keyType", key.body.keyType),
-             .text("publicKey", key.body.publicKey), .text("createTime", EC2Time.format(key.record.createdAt)),
+             .text("publicKey", key.body.publicKey), .text("createTime", WireDate.format(key.record.createdAt)),
              try tagSet(key.id)]
         })]
     }

@@ -1,5 +1,6 @@
 import EC2
 import Foundation
+import VMI
 
 /// A block volume: recorded with its zone and attachment; hotplug on hosts comes with the volumes work.
 struct VolumeRecord: StoredResource {
@@ -118,13 +119,13 @@ extension CloudCall {
     func volumeItem(_ id: String, _ volume: VolumeRecord, createdAt: Date) -> [EC2XML.Node] {
         [.text("volumeId", id), .text("size", "\(volume.size)"), .text("snapshotId", ""),
          .text("availabilityZone", volume.zone), .text("status", volume.state),
-         .text("createTime", EC2Time.format(createdAt)), .text("volumeType", volume.volumeType),
+         .text("createTime", WireDate.format(createdAt)), .text("volumeType", volume.volumeType),
          .text("encrypted", "false")]
     }
 
     func attachmentItem(_ id: String, _ attachment: VolumeRecord.Attachment, status: String) -> [EC2XML.Node] {
         [.text("volumeId", id), .text("instanceId", attachment.instanceId), .text("device", attachment.device),
-         .text("status", status), .text("attachTime", EC2Time.format(attachment.attachTime)),
+         .text("status", status), .text("attachTime", WireDate.format(attachment.attachTime)),
          .text("deleteOnTermination", "false")]
     }
 

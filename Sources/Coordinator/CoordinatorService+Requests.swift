@@ -105,11 +105,7 @@ extension CoordinatorService {
             }
             return try admit(request.vees, fields: request.vees.indices.map { "vees[\($0)]" }, request: id, tx, now)
         case let request as VEEUpdate:
-            let (view, changed) = try tx.updateDesired(request.vee, at: now) {
-                try VEEStateMachine.target(of: request.action, from: $0.desired)
-            }
-            // A FAILED VEE gets its command again even when the desired state stays: that is the retry.
-            let resend = changed || view.observed == .failed
+            let (view, resend) = try control(request.vee, request.action, tx, now)
             return Outcome(reply: encode(VEEsAccepted(vees: [view]), to: id), commands: resend ? [view] : [])
         case let request as MonitoringInformation:
             var vee: String?

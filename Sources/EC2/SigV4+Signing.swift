@@ -1,13 +1,13 @@
 import Foundation
+import VMI
 
 extension SigV4 {
     /// The headers a client adds to sign `request` (tools and benchmarks; servers use `proof`/`verify`): `X-Amz-Date`
     /// and `Authorization`, over the request's headers as given (which must include `host`).
     public static func signingHeaders(for request: SignedRequest, accessKey: String, secret: String, region: String,
                                       service: String = "ec2", at date: Date = Date()) -> [(name: String, value: String)] {
-        let amzDate = date.formatted(Date.ISO8601FormatStyle(timeZone: .gmt).year().month().day()
-            .dateTimeSeparator(.standard).time(includingFractionalSeconds: false).timeSeparator(.omitted)
-            .dateSeparator(.omitted)) + "Z"
+        // `2015-08-30T12:36:00.000Z` → `20150830T123600Z`.
+        let amzDate = WireDate.format(date).prefix(19).filter { $0 != "-" && $0 != ":" } + "Z"
         var dated = request
         dated.headers.append(("X-Amz-Date", amzDate))
         let signed = Set(dated.headers.map { $0.name.lowercased() }).sorted()
