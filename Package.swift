@@ -65,6 +65,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         // Harness for tests and benchmarks: fresh vhosts, in-process coordinator and agents.
+        .target(name: "PropertyTesting"),
         .target(name: "VeemTestSupport", dependencies: [
             "Agent", "Coordinator", "EC2Gateway", "Cloud", "VeemClient", "Hypervisor", "Messaging", "Inventory", "VMI",
         ]),
@@ -88,9 +89,9 @@ let package = Package(
         ]),
 
         .testTarget(name: "VMITests", dependencies: ["VMI"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "InventoryTests", dependencies: ["Inventory", "VMI"]),
+        .testTarget(name: "InventoryTests", dependencies: ["Inventory", "VMI", "PropertyTesting"]),
         .testTarget(name: "ManifestTests", dependencies: ["Manifest", "VMI"]),
-        .testTarget(name: "PlacementTests", dependencies: ["Placement", "VMI"]),
+        .testTarget(name: "PlacementTests", dependencies: ["Placement", "VMI", "PropertyTesting"]),
         .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Placement", "Daemon"]),
         .testTarget(name: "EC2Tests", dependencies: ["EC2"]),
         .testTarget(name: "CloudTests", dependencies: ["Cloud", "EC2", "Inventory", "VMI"]),

@@ -16,6 +16,18 @@ public struct Resident: Sendable, Equatable {
     }
 }
 
+/// What residents a snapshot does not list one by one take on a host, in one class. Placement needs only their
+/// sum; they can be neither preempted nor spread away from.
+public struct Reservation: Sendable, Equatable {
+    public var slaClass: SLAClass
+    public var resources: Resources
+
+    public init(slaClass: SLAClass, resources: Resources) {
+        self.slaClass = slaClass
+        self.resources = resources
+    }
+}
+
 /// A host in the snapshot placement decides over.
 public struct PlacementHost: Sendable, Equatable {
     public var id: String
@@ -27,9 +39,11 @@ public struct PlacementHost: Sendable, Equatable {
     /// Recent CPU load, 0…1 of its capacity, for the load-aware weigher.
     public var load: Double
     public var residents: [Resident]
+    /// Residents summed by class instead of listed (a site's lone VEEs, which nothing preempts or spreads).
+    public var reserved: [Reservation]
 
     public init(id: String, group: String, up: Bool, capacity: Resources, images: Set<String>, load: Double = 0,
-                residents: [Resident] = []) {
+                residents: [Resident] = [], reserved: [Reservation] = []) {
         self.id = id
         self.group = group
         self.up = up
@@ -37,6 +51,20 @@ public struct PlacementHost: Sendable, Equatable {
         self.images = images
         self.load = load
         self.residents = residents
+        self.reserved = reserved
+    }
+
+    /// Physical CPUs, memory and disk that residents and reservations take (each class's overcommit applied).
+    var used: (cpu: Double, memory: Double, disk: Int) {
+        var used = (cpu: 0.0, memory: 0.0, disk: 0)
+        func add(_ resources: Resources, _ slaClass: SLAClass) {
+            used.cpu += Double(resources.cpus) / slaClass.cpuOvercommit
+            used.memory += Double(resources.memoryMiB) / slaClass.memoryOvercommit
+            used.disk += resources.diskGiB
+        }
+        residents.forEach { add($0.resources, $0.slaClass) }
+        reserved.forEach { add($0.resources, $0.slaClass) }
+        return used
     }
 }
 

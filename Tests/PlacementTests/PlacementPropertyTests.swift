@@ -1,23 +1,7 @@
 import Placement
+import PropertyTesting
 import Testing
 import VMI
-
-/// A small deterministic generator (SplitMix64): every failure names its seed and replays exactly.
-struct Generator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func int(_ range: ClosedRange<Int>) -> Int {
-        range.lowerBound + Int(next() % UInt64(range.count))
-    }
-    mutating func bool(_ chance: Double = 0.5) -> Bool { Double(next() % 10_000) / 10_000 < chance }
-    mutating func pick<T>(_ values: [T]) -> T { values[int(0...(values.count - 1))] }
-}
 
 /// Random sites and requests, and the invariants every plan must keep.
 @Suite struct PlacementPropertyTests {
@@ -25,9 +9,14 @@ struct Generator {
 
     func site(_ g: inout Generator) -> [PlacementHost] {
         (0..<g.int(1...12)).map { index in
-            PlacementHost(id: "h\(index)", group: g.pick(Self.groups), up: g.bool(0.85),
-                          capacity: Resources(cpus: g.int(2...16), memoryMiB: g.int(1...16) * 1024, diskGiB: 200),
-                          images: g.bool(0.9) ? ["tiny"] : ["other"], load: Double(g.int(0...100)) / 100)
+            // Some hosts already carry lone VEEs, as sums per class.
+            let reserved = g.bool(0.3) ? [Reservation(slaClass: g.bool() ? .gold : .bronze,
+                                                      resources: Resources(cpus: g.int(1...2), memoryMiB: 512, diskGiB: 1))]
+                : []
+            return PlacementHost(id: "h\(index)", group: g.pick(Self.groups), up: g.bool(0.85),
+                                 capacity: Resources(cpus: g.int(2...16), memoryMiB: g.int(1...16) * 1024, diskGiB: 200),
+                                 images: g.bool(0.9) ? ["tiny"] : ["other"], load: Double(g.int(0...100)) / 100,
+                                 reserved: reserved)
         }
     }
 
@@ -62,12 +51,13 @@ struct Generator {
     @Test func noHostIsEverFilledBeyondCapacityTimesTheClassOvercommit() {
         forAll { _, _, _, _, after in
             for host in after.hosts {
-                let cpu = host.residents.reduce(0.0) { $0 + Double($1.resources.cpus) / $1.slaClass.cpuOvercommit }
-                let memory = host.residents.reduce(0) { $0 + $1.resources.memoryMiB }
+                let taken = host.residents.map { ($0.resources, $0.slaClass) } + host.reserved.map { ($0.resources, $0.slaClass) }
+                let cpu = taken.reduce(0.0) { $0 + Double($1.0.cpus) / $1.1.cpuOvercommit }
+                let memory = taken.reduce(0) { $0 + $1.0.memoryMiB }
                 #expect(cpu <= Double(host.capacity.cpus) + 1e-9, "\(host.id)")
                 #expect(memory <= host.capacity.memoryMiB, "\(host.id)")
                 // Gold alone never exceeds the physical CPUs.
-                let gold = host.residents.filter { $0.slaClass == .gold }.reduce(0) { $0 + $1.resources.cpus }
+                let gold = taken.filter { $0.1 == .gold }.reduce(0) { $0 + $1.0.cpus }
                 #expect(gold <= host.capacity.cpus)
             }
         }

@@ -72,6 +72,20 @@ import VMI
         #expect(!Scheduler(allowPreemption: true).place([item("b2", memoryMiB: 1024)], on: full).isSuccess)
     }
 
+    @Test func reservationsTakeRoomUnderTheirClassAndAreNeverPreempted() throws {
+        // 7 Bronze CPUs reserved on 2 physical CPUs (4x overcommit) leave room for one more Bronze CPU, no Gold.
+        var h = host("h", cpus: 2, memoryMiB: 65536)
+        h.reserved = [Reservation(slaClass: .bronze, resources: Resources(cpus: 7, memoryMiB: 1024, diskGiB: 1))]
+        #expect(try Scheduler().place([item("b")], on: [h]).get().hosts == ["h"])
+        #expect(!Scheduler().place([item("b"), item("b2")], on: [h]).isSuccess)
+        #expect(!Scheduler(allowPreemption: true).place([item("g", cpus: 1, .gold)], on: [h]).isSuccess)
+        // Listed one by one instead, the same VEEs can be preempted.
+        h.reserved = []
+        h.residents = [Resident(vee: "r", resources: Resources(cpus: 7, memoryMiB: 1024, diskGiB: 1), slaClass: .bronze)]
+        #expect(try Scheduler(allowPreemption: true).place([item("g", cpus: 1, .gold)], on: [h]).get().preempted
+            .map(\.vee) == ["r"])
+    }
+
     @Test func reasonsNameWhatIsMissing() {
         let down = PlacementHost(id: "d", group: "g", up: false, capacity: Resources(cpus: 4, memoryMiB: 4096, diskGiB: 10),
                                  images: ["tiny"])
