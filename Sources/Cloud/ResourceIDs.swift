@@ -1,10 +1,8 @@
+import VMI
+
 /// EC2-shaped ids: a prefix and 17 lower-case hex digits (`i-0123456789abcdef0`).
 enum ResourceID {
-    static func make(_ prefix: String) -> String {
-        var generator = SystemRandomNumberGenerator()
-        let digits = Array("0123456789abcdef")
-        return prefix + "-" + String((0..<17).map { _ in digits[Int(generator.next() % 16)] })
-    }
+    static func make(_ prefix: String) -> String { prefix + "-" + RandomID.hex(digits: 17) }
 
     /// Whether `id` has the prefix and a hex body, as ids this site (or AWS) gives out do.
     static func looksValid(_ id: String, prefix: String) -> Bool {

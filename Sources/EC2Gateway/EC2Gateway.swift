@@ -39,7 +39,7 @@ public final class EC2Gateway: Service {
     }
 
     func respond(_ request: Request) async throws -> Response {
-        let requestId = UUID().uuidString.lowercased()
+        let requestId = RandomID.uuid()
         let body: ByteBuffer
         do {
             body = try await request.body.collect(upTo: configuration.maxBodyBytes)

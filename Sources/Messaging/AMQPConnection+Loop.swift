@@ -1,4 +1,5 @@
 import Foundation
+import VMI
 
 /// The IO thread: connect, send queued work, read frames, reconnect on any failure.
 extension AMQPConnection {
@@ -95,7 +96,7 @@ extension AMQPConnection {
                 pending.completion(.failure(MessagingError.timedOut("publish to \(pending.routingKey)")))
                 return
             }
-            if pending.properties.messageId == nil { pending.properties.messageId = UUID().uuidString.lowercased() }
+            if pending.properties.messageId == nil { pending.properties.messageId = RandomID.uuid() }
             let tag = try session.publish(exchange: pending.exchange, routingKey: pending.routingKey,
                                           body: pending.body, properties: pending.properties,
                                           mandatory: pending.mandatory)

@@ -60,7 +60,7 @@ public struct Envelope<Body: VMIBody>: Codable, Sendable {
     public var sender: String
     public var body: Body
 
-    public init(body: Body, sender: String, id: String = UUID().uuidString.lowercased(),
+    public init(body: Body, sender: String, id: String = RandomID.uuid(),
                 correlationId: String? = nil, sentAt: Date = Date()) {
         self.v = VMI.version
         self.type = Body.messageType

@@ -40,7 +40,7 @@ public final class VeemClient: @unchecked Sendable {
 
     /// Sends a request and returns the raw reply envelope. `id` lets a caller retry with the same message id
     /// (the coordinator answers a repeated id with its recorded reply).
-    public func requestRaw<Body: VMIBody>(_ body: Body, id: String = UUID().uuidString.lowercased(),
+    public func requestRaw<Body: VMIBody>(_ body: Body, id: String = RandomID.uuid(),
                                           timeout: Duration = .seconds(30)) async throws -> [UInt8] {
         try await requestBytes(VMI.encode(Envelope(body: body, sender: sender, id: id)), id: id,
                                what: Body.messageType.rawValue, timeout: timeout)
