@@ -13,8 +13,9 @@ extension CoordinatorService {
         let evictedIds = Set(evicted.map(\.vee))
         for resident in evicted {
             guard let vee = try tx.vee(resident.vee) else { continue }
-            let others = try tx.liveVEEs().filter { !evictedIds.contains($0.id) }
-            let hosts = placement.hosts(try tx.hosts(), others).filter { $0.id != vee.host }
+            let footprint = try tx.footprint()
+            let hosts = placement.hosts(try tx.hosts(footprint), footprint, excluding: evictedIds)
+                .filter { $0.id != vee.host }
             var groups: Set<String>?
             if let service = vee.service, let component = vee.component, let record = try tx.serviceRecord(service) {
                 groups = try parsed(record).deployGroups(of: component).map(Set.init)

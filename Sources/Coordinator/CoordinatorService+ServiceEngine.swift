@@ -138,7 +138,8 @@ extension CoordinatorService {
     private func hasRoom(for extraCPUs: Int, _ replica: VEEView, _ tx: InventoryTransaction) throws -> Bool {
         guard extraCPUs > 0 else { return true }
         let placement = configuration.placement
-        guard let host = placement.hosts(try tx.hosts(), try tx.liveVEEs()).first(where: { $0.id == replica.host })
+        let footprint = try tx.footprint()
+        guard let host = placement.hosts(try tx.hosts(footprint), footprint).first(where: { $0.id == replica.host })
         else { return false }
         let growth = PlacementItem(name: "\(replica.spec.name)+cpus", resources: Resources(cpus: extraCPUs, memoryMiB: 0,
                                                                                          diskGiB: 0),

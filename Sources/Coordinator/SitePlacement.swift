@@ -1,3 +1,4 @@
+import Inventory
 import Placement
 import VMI
 
@@ -19,17 +20,36 @@ public struct SitePlacement: Sendable {
 
     func slaClass(_ name: String?) -> SLAClass { classes[name ?? loneVEEClass] ?? classes[loneVEEClass] ?? .gold }
 
-    /// Hosts with what already runs on them.
-    func hosts(_ hosts: [HostView], _ vees: [VEEView]) -> [PlacementHost] {
-        let residents = Dictionary(grouping: vees, by: \.host)
-        return hosts.map { host in
-            PlacementHost(id: host.id, group: host.group ?? "default", up: host.state == .up,
-                          capacity: host.capacity, images: Set(host.images),
-                          residents: (residents[host.id] ?? []).map { vee in
-                              Resident(vee: vee.id, resources: vee.spec.resources, slaClass: slaClass(vee.slaClass),
-                                       spreadKey: Self.spreadKey(vee.service, vee.component))
-                          })
+    /// Hosts with what already runs on them (less the VEEs in `excluding`). VEEs of services are listed one by one,
+    /// and so are lone VEEs that a class may preempt; the other lone VEEs count as one sum per class, so a placement
+    /// costs the same on a site of 10 VEEs as on one of 100,000.
+    func hosts(_ hosts: [HostView], _ footprint: SiteFootprint, excluding: Set<String> = []) -> [PlacementHost] {
+        hosts.map { host in
+            var residents = footprint.serviceFootprints(on: host.id).map(resident)
+            var reserved: [Reservation] = []
+            for (name, total) in footprint.loneTotals(on: host.id) {
+                let slaClass = slaClass(name)
+                if preemptible(slaClass) || !excluding.isEmpty {
+                    residents += footprint.loneFootprints(on: host.id, slaClass: name).map(resident)
+                } else {
+                    reserved.append(Reservation(slaClass: slaClass, resources: total))
+                }
+            }
+            if !excluding.isEmpty { residents.removeAll { excluding.contains($0.vee) } }
+            return PlacementHost(id: host.id, group: host.group ?? "default", up: host.state == .up,
+                                 capacity: host.capacity, images: Set(host.images), residents: residents,
+                                 reserved: reserved)
         }
+    }
+
+    private func resident(_ vee: VEEFootprint) -> Resident {
+        Resident(vee: vee.vee, resources: vee.resources, slaClass: slaClass(vee.slaClass),
+                 spreadKey: Self.spreadKey(vee.service, vee.component))
+    }
+
+    /// Whether placement may evict VEEs of `slaClass` (so it must see them one by one).
+    func preemptible(_ slaClass: SLAClass) -> Bool {
+        scheduler.allowPreemption && classes.values.contains { $0.mayPreempt && $0.priority > slaClass.priority }
     }
 
     static func spreadKey(_ service: String?, _ component: String?) -> String? {

@@ -7,21 +7,25 @@ import VMI
 /// threads. Each `write` is one transaction, so a crash loses nothing that was acknowledged after it.
 public final class Inventory: Sendable {
     let database: DatabasePool
+    let footprints = FootprintCache()
 
     /// Opens (creating if needed) the inventory at `path` and migrates it to the current schema.
     public init(path: String) throws {
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
         configuration.label = "veem.inventory"
+        // Sorts and statement journals stay in memory: as files, every request created and deleted one in /var/tmp.
+        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA temp_store = MEMORY") }
         try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
                                                 withIntermediateDirectories: true)
         database = try DatabasePool(path: path, configuration: configuration)
         try InventorySchema.migrator.migrate(database)
+        database.add(transactionObserver: footprints, extent: .databaseLifetime)
     }
 
     /// Runs `body` in one write transaction: all of it commits, or none.
     public func write<T: Sendable>(_ body: @escaping @Sendable (InventoryTransaction) throws -> T) async throws -> T {
-        try await database.write { db in try body(InventoryTransaction(db: db)) }
+        try await database.write { [footprints] db in try body(InventoryTransaction(db: db, footprints: footprints)) }
     }
 
     /// Runs `body` on a consistent snapshot.
@@ -38,6 +42,8 @@ public final class Inventory: Sendable {
 /// The inventory's operations inside one transaction (from `Inventory.write` or `read`).
 public struct InventoryTransaction {
     let db: Database
+    /// The site's footprint between writes; nil in read transactions, which compute it afresh.
+    var footprints: FootprintCache? = nil
 
     /// Runs `body` in a savepoint: when it throws, what it wrote is undone and the error rethrown, while the
     /// enclosing transaction goes on. One refused request in a batch changes nothing.
@@ -45,7 +51,10 @@ public struct InventoryTransaction {
         var result: Result<T, Error>!
         try db.inSavepoint {
             result = Result { try body() }
-            if case .failure = result { return .rollback }
+            if case .failure = result {
+                footprints?.rolledBack()
+                return .rollback
+            }
             return .commit
         }
         return try result.get()

@@ -135,6 +135,30 @@ enum InventorySchema {
                 );
                 """)
         }
+        migrator.registerMigration("v6: VEEs by name; changes to VEE footprints, for the placement cache") { db in
+            // Names of destroyed VEEs too are looked up (the live ones had a partial index). Every change to what a
+            // live VEE takes on its host leaves the VEE's id in footprint_changes, whichever code made it;
+            // `FootprintCache` re-reads those VEEs instead of every VEE. Triggers share the writing transaction,
+            // so a rolled-back change leaves no trace here either.
+            try db.execute(sql: """
+                CREATE INDEX vees_name ON vees(name, created_at);
+                CREATE TABLE footprint_changes (vee TEXT PRIMARY KEY) WITHOUT ROWID;
+                CREATE TRIGGER footprint_insert AFTER INSERT ON vees BEGIN
+                    INSERT OR IGNORE INTO footprint_changes (vee) VALUES (NEW.id);
+                END;
+                CREATE TRIGGER footprint_delete AFTER DELETE ON vees BEGIN
+                    INSERT OR IGNORE INTO footprint_changes (vee) VALUES (OLD.id);
+                END;
+                CREATE TRIGGER footprint_update AFTER UPDATE OF host, spec, desired, sla_class, service, component
+                ON vees WHEN OLD.host IS NOT NEW.host OR OLD.spec IS NOT NEW.spec
+                    OR (OLD.desired = 'DESTROYED') IS NOT (NEW.desired = 'DESTROYED')
+                    OR OLD.sla_class IS NOT NEW.sla_class OR OLD.service IS NOT NEW.service
+                    OR OLD.component IS NOT NEW.component
+                BEGIN
+                    INSERT OR IGNORE INTO footprint_changes (vee) VALUES (NEW.id);
+                END;
+                """)
+        }
         return migrator
     }
 }
@@ -144,17 +168,31 @@ enum InventoryCoding {
     static let encoder = JSONEncoder()
     static let decoder = JSONDecoder()
 
-    /// Decoded specs by their JSON text. Every placement reads every live VEE's spec, and decoding JSON costs
-    /// far more than a lookup; a spec's text changes only when the spec does, so the cache is never stale.
-    private static let specs = Mutex<[String: VEESpec]>([:])
+    /// Decoded specs by their JSON text: VEE rows are read often, and decoding JSON costs far more than a lookup.
+    private static let specs = DecodedColumn<VEESpec>(limit: 100_000)
+    /// A host's image list, read for every host at every placement.
+    private static let hostImages = DecodedColumn<[String]>(limit: 10_000)
 
-    static func spec(_ text: String) throws -> VEESpec {
-        if let spec = specs.withLock({ $0[text] }) { return spec }
-        let spec = try decoder.decode(VEESpec.self, from: Data(text.utf8))
-        specs.withLock { cache in
-            if cache.count >= 100_000 { cache.removeAll(keepingCapacity: true) }
-            cache[text] = spec
+    static func spec(_ text: String) throws -> VEESpec { try specs.value(text) }
+
+    static func images(_ text: String) -> [String] { (try? hostImages.value(text)) ?? [] }
+}
+
+/// Values of one JSON column by their text. A text always decodes to the same value, so nothing here goes stale;
+/// past `limit` texts the cache starts again.
+final class DecodedColumn<Value: Decodable & Sendable>: Sendable {
+    private let limit: Int
+    private let cache = Mutex<[String: Value]>([:])
+
+    init(limit: Int) { self.limit = limit }
+
+    func value(_ text: String) throws -> Value {
+        if let value = cache.withLock({ $0[text] }) { return value }
+        let value = try InventoryCoding.decoder.decode(Value.self, from: Data(text.utf8))
+        cache.withLock { cache in
+            if cache.count >= limit { cache.removeAll(keepingCapacity: true) }
+            cache[text] = value
         }
-        return spec
+        return value
     }
 }

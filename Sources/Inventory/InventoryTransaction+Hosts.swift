@@ -44,9 +44,9 @@ extension InventoryTransaction {
 
     /// Marks down every up host not heard from since `cutoff`; returns their ids.
     public func markHostsDown(silentSince cutoff: Date) throws -> [String] {
-        let silent = try String.fetchAll(db, sql: """
+        let silent = try String.fetchAll(db.cachedStatement(sql: """
             SELECT id FROM hosts WHERE state = 'UP' AND (last_heartbeat IS NULL OR last_heartbeat < ?)
-            """, arguments: [cutoff])
+            """), arguments: [cutoff])
         for host in silent {
             try execute(sql: "UPDATE hosts SET state = 'DOWN' WHERE id = ?", arguments: [host])
             try appendEvent(SiteEvent(kind: .hostDown, host: host,
@@ -64,20 +64,16 @@ extension InventoryTransaction {
         return groups
     }
 
-    /// Every host, with what its VEEs that are not destroyed reserve (`live`: those VEEs, when the caller has
-    /// them already; one scan of the VEEs is the cost of every placement).
-    public func hosts(live: [VEEView]? = nil) throws -> [HostView] {
-        var allocated: [String: Resources] = [:]
-        for vee in try live ?? liveVEEs() {
-            allocated[vee.host, default: .zero] = allocated[vee.host, default: .zero] + vee.spec.resources
-        }
-        return try Row.fetchAll(db, sql: "SELECT * FROM hosts ORDER BY id").map { row in
+    /// Every host, with what its VEEs that are not destroyed reserve (`footprint`, when the caller has it already).
+    public func hosts(_ footprint: SiteFootprint? = nil) throws -> [HostView] {
+        let site = try footprint ?? self.footprint()
+        return try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM hosts ORDER BY id")).map { row in
             let id: String = row["id"]
-            let images = (try? InventoryCoding.decoder.decode([String].self, from: Data((row["images"] as String).utf8))) ?? []
+            let images = InventoryCoding.images(row["images"])
             return HostView(id: id, hypervisor: row["hypervisor"], domainType: row["domain_type"],
                             capacity: Resources(cpus: row["cpus"], memoryMiB: row["memory_mib"],
                                                 diskGiB: row["disk_gib"]),
-                            allocated: allocated[id, default: .zero],
+                            allocated: site.allocated(on: id),
                             state: HostState(rawValue: row["state"]) ?? .down,
                             lastHeartbeat: row["last_heartbeat"], images: images, group: row["host_group"])
         }

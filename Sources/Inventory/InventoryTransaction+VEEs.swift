@@ -59,24 +59,24 @@ extension InventoryTransaction {
     /// requests can never both take the last room on a host. Throws (having written nothing) when a name is taken
     /// or `decide` throws.
     public func admit(_ admissions: [Admission], at date: Date,
-                      decide: ([HostView], [VEEView]) throws -> [String]) throws -> [VEEView] {
+                      decide: ([HostView], SiteFootprint) throws -> [String]) throws -> [VEEView] {
         let specs = admissions.map(\.spec)
         var names = Set<String>()
         for (index, spec) in specs.enumerated() {
-            let taken = try Bool.fetchOne(db, sql: """
+            let taken = try Bool.fetchOne(db.cachedStatement(sql: """
                 SELECT 1 FROM vees WHERE name = ? AND desired != 'DESTROYED'
-                """, arguments: [spec.name]) ?? false
+                """), arguments: [spec.name]) ?? false
             if taken || !names.insert(spec.name).inserted {
                 throw VMIError(code: .duplicateName, field: specs.count == 1 ? "vee.name" : "vees[\(index)].name",
                                message: "a VEE named '\(spec.name)' already exists")
             }
         }
-        let live = try liveVEEs()
-        let hosts = try decide(hosts(live: live), live)
+        let site = try footprint()
+        let hosts = try decide(hosts(site), site)
         var views: [VEEView] = []
         for (admission, host) in zip(admissions, hosts) {
             let spec = admission.spec
-            let view = VEEView(id: UUID().uuidString.lowercased(), spec: spec, host: host, desired: .defined,
+            let view = VEEView(id: RandomID.uuid(), spec: spec, host: host, desired: .defined,
                                observed: .pending, updatedAt: date, slaClass: admission.slaClass,
                                service: admission.service, component: admission.component)
             try execute(sql: """
@@ -96,19 +96,25 @@ extension InventoryTransaction {
 
     /// A VEE by id, or by name among those not destroyed (the newest destroyed one otherwise).
     public func vee(_ idOrName: String) throws -> VEEView? {
-        try fetchVEE(sql: """
-            SELECT * FROM vees WHERE id = ? OR name = ?
-            ORDER BY (id = ?) DESC, (desired != 'DESTROYED') DESC, created_at DESC LIMIT 1
-            """, arguments: [idOrName, idOrName, idOrName])?.view
+        try fetchVEE(idOrName: idOrName)?.view
+    }
+
+    /// By id, then by name: two index lookups (one `id = ? OR name = ?` query scans the whole table).
+    func fetchVEE(idOrName: String) throws -> VEERow? {
+        try fetchVEE(sql: "SELECT * FROM vees WHERE id = ?", arguments: [idOrName])
+            ?? fetchVEE(sql: """
+                SELECT * FROM vees WHERE name = ? ORDER BY (desired != 'DESTROYED') DESC, created_at DESC LIMIT 1
+                """, arguments: [idOrName])
     }
 
     public func vees() throws -> [VEEView] {
         try fetchVEEs(sql: "SELECT * FROM vees ORDER BY created_at, name").map(\.view)
     }
 
-    /// VEEs not destroyed (what occupies hosts).
-    public func liveVEEs() throws -> [VEEView] {
-        try fetchVEEs(sql: "SELECT * FROM vees WHERE desired != 'DESTROYED'").map(\.view)
+    /// What the VEEs not destroyed take on their hosts. In a write transaction it comes from the inventory's cache,
+    /// which reads only the VEEs changed since its last use.
+    public func footprint() throws -> SiteFootprint {
+        try footprints?.current(db) ?? FootprintCache.load(db)
     }
 
     public func vees(onHost host: String) throws -> [VEEView] {
@@ -118,10 +124,7 @@ extension InventoryTransaction {
     /// Applies `transition` to a VEE's desired state; bumps the generation when it changes.
     public func updateDesired(_ idOrName: String, at date: Date,
                               transition: (VEEView) throws -> VEEState) throws -> (VEEView, changed: Bool) {
-        guard let row = try fetchVEE(sql: """
-            SELECT * FROM vees WHERE id = ? OR name = ?
-            ORDER BY (id = ?) DESC, (desired != 'DESTROYED') DESC, created_at DESC LIMIT 1
-            """, arguments: [idOrName, idOrName, idOrName])
+        guard let row = try fetchVEE(idOrName: idOrName)
         else { throw VMIError(code: .unknownVEE, field: "vee", message: "no VEE has id or name '\(idOrName)'") }
         let target = try transition(row.view)
         guard target != row.desired else { return (row.view, false) }

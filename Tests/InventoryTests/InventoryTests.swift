@@ -34,7 +34,8 @@ import VMI
                                                          "v2: host groups; VEE classes, services and components",
                                                          "v3: services, components, KPI history",
                                                          "v4: component CPU sizes set by rules",
-                                                         "v5: EC2 accounts, access keys, cloud resources, tags"])
+                                                         "v5: EC2 accounts, access keys, cloud resources, tags",
+                                                         "v6: VEEs by name; changes to VEE footprints, for the placement cache"])
         #expect(try await again.read { try $0.hosts() }.map(\.id) == ["h1", "h2"])
     }
 
