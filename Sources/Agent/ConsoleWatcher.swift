@@ -10,7 +10,8 @@ struct ConsoleWatcher: Sendable {
     /// Empties the log before a boot, so an old marker cannot count.
     func reset(_ vee: String) {
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: path(for: vee), contents: nil)
+        // Truncated in place: an atomic write would create and rename a temporary file for every boot.
+        try? Data().write(to: URL(fileURLWithPath: path(for: vee)))
     }
 
     func remove(_ vee: String) { try? FileManager.default.removeItem(atPath: path(for: vee)) }

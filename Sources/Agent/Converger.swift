@@ -91,9 +91,13 @@ struct Converger: Sendable {
             if status != .shutoff(managedSave: false) { try? await driver.powerOff(vee) }
             // A cold boot takes the spec as it is now (a resize waits for this moment).
             try await define(record)
+            // Without a marker to wait for, the hypervisor writes the console log itself; nothing reads it here.
+            guard let marker = images[spec.image]?.bootMarker else {
+                try await driver.start(vee)
+                return .active
+            }
             console.reset(vee)
             try await driver.start(vee)
-            guard let marker = images[spec.image]?.bootMarker else { return .active }
             await progress(VEEObservation(vee: vee, state: .booting))
             let driver = self.driver
             let booted = await console.waitForMarker(marker, vee: vee, timeout: bootTimeout) {
