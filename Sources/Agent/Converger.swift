@@ -31,6 +31,7 @@ struct Converger: Sendable {
         let record = DomainRecord(vee: vee, host: host, spec: command.spec, desired: command.desired,
                                   generation: command.generation)
         var status: DomainStatus
+        var definedNow = false
         if let (existing, recorded) = try await driver.inspect(vee) {
             // Commands may arrive out of order after a reconnect: an older generation is already superseded.
             if let recorded, recorded.generation > command.generation { return existing.veeState }
@@ -39,22 +40,23 @@ struct Converger: Sendable {
             status = existing
         } else {
             try await define(record)
+            definedNow = true
             status = .shutoff(managedSave: false)
         }
         switch command.desired {
         case .defined:
             return try await stop(vee, from: status, timeout: .seconds(command.shutdownTimeout))
         case .active:
-            return try await activate(record, from: status)
+            return try await activate(record, from: status, definedNow: definedNow)
         case .paused:
             if status == .paused { return .paused }
             // After activate the domain runs, whatever it was before.
-            if status != .running { _ = try await activate(record, from: status) }
+            if status != .running { _ = try await activate(record, from: status, definedNow: definedNow) }
             try await driver.pause(vee)
             return .paused
         case .suspended:
             if status == .shutoff(managedSave: true) { return .suspended }
-            if case .shutoff = status { _ = try await activate(record, from: status) }
+            if case .shutoff = status { _ = try await activate(record, from: status, definedNow: definedNow) }
             try await driver.managedSave(vee)
             return .suspended
         default:
@@ -75,7 +77,9 @@ struct Converger: Sendable {
         try await driver.define(xml: xml)
     }
 
-    private func activate(_ record: DomainRecord, from status: DomainStatus) async throws -> VEEState {
+    /// `definedNow`: the domain was defined from `record` a moment ago, so a cold boot need not define it again.
+    private func activate(_ record: DomainRecord, from status: DomainStatus, definedNow: Bool) async throws
+        -> VEEState {
         let vee = record.vee, spec = record.spec
         switch status {
         case .running:
@@ -90,7 +94,7 @@ struct Converger: Sendable {
         case .shutoff(managedSave: false), .crashed, .shuttingDown:
             if status != .shutoff(managedSave: false) { try? await driver.powerOff(vee) }
             // A cold boot takes the spec as it is now (a resize waits for this moment).
-            try await define(record)
+            if !definedNow { try await define(record) }
             // Without a marker to wait for, the hypervisor writes the console log itself; nothing reads it here.
             guard let marker = images[spec.image]?.bootMarker else {
                 try await driver.start(vee)
