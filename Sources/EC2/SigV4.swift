@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Synchronization
 import VMI
 
 /// AWS Signature Version 4, as a server checks it: rebuild the canonical request from what arrived, sign it with the
@@ -71,12 +72,29 @@ public enum SigV4 {
     }
 
     static func sign(_ stringToSign: String, authorization: Authorization, secret: String) -> String {
-        var key = SymmetricKey(data: Array("AWS4\(secret)".utf8))
-        for part in [authorization.date, authorization.region, authorization.service, "aws4_request"] {
-            key = SymmetricKey(data: Data(HMAC<SHA256>.authenticationCode(for: Array(part.utf8), using: key)))
-        }
+        let key = SymmetricKey(data: signingKey(secret: secret, date: authorization.date, region: authorization.region,
+                                                service: authorization.service))
         return hex(HMAC<SHA256>.authenticationCode(for: Array(stringToSign.utf8), using: key))
     }
+
+    /// The key a secret derives for one day, region and service (four HMACs). Kept, as AWS's SDKs keep it: a
+    /// client signs many requests a day with one key.
+    static func signingKey(secret: String, date: String, region: String, service: String) -> [UInt8] {
+        let scope = [secret, date, region, service].joined(separator: "\n")
+        if let key = signingKeys.withLock({ $0[scope] }) { return key }
+        var key = SymmetricKey(data: Array("AWS4\(secret)".utf8))
+        for part in [date, region, service, "aws4_request"] {
+            key = SymmetricKey(data: Data(HMAC<SHA256>.authenticationCode(for: Array(part.utf8), using: key)))
+        }
+        let bytes = key.withUnsafeBytes { Array($0) }
+        signingKeys.withLock { keys in
+            if keys.count >= 10_000 { keys.removeAll(keepingCapacity: true) }
+            keys[scope] = bytes
+        }
+        return bytes
+    }
+
+    private static let signingKeys = Mutex<[String: [UInt8]]>([:])
 
     /// Method, path, sorted query, the signed headers (lower-cased names, trimmed values with inner runs of spaces
     /// folded), their names, and the payload hash.
