@@ -9,12 +9,14 @@ extension CoordinatorService {
         let batches = connection.consumeBatches(queue: Topology.reportsQueue, prefetch: 512)
         while let batch = await batches.next(limit: 256) {
             let now = Date()
+            // Decoded before the transaction: the writer is the site's one serial resource.
+            let messages = batch.map { delivery in Result { () throws(VMIError) in try VMI.open(delivery.body) } }
             let outcomes: [Outcome]
             do {
                 outcomes = try await inventory.write { tx in
-                    batch.map { delivery in
+                    zip(batch, messages).map { delivery, message in
                         do {
-                            return try tx.isolated { try self.handleReport(delivery.body, tx, now) }
+                            return try tx.isolated { try self.handleReport(message.get(), tx, now) }
                         } catch {
                             self.logger.error("bad host report dropped",
                                               metadata: ["error": "\(error)", "key": "\(delivery.routingKey)"])
@@ -33,8 +35,7 @@ extension CoordinatorService {
         }
     }
 
-    func handleReport(_ body: [UInt8], _ tx: InventoryTransaction, _ now: Date) throws -> Outcome {
-        let message = try VMI.open(body)
+    func handleReport(_ message: Message, _ tx: InventoryTransaction, _ now: Date) throws -> Outcome {
         switch message.body {
         case let registration as HostRegistration:
             return try register(registration, tx, now)

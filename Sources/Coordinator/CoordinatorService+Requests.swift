@@ -23,9 +23,13 @@ extension CoordinatorService {
         let batches = connection.consumeBatches(queue: Topology.requestsQueue, prefetch: 512)
         while let batch = await batches.next(limit: 256) {
             let now = Date()
+            // Decoded before the transaction: the writer is the site's one serial resource.
+            let messages = batch.map { delivery in Result { () throws(VMIError) in try VMI.open(delivery.body) } }
             let outcomes: [Outcome]
             do {
-                outcomes = try await inventory.write { tx in batch.map { self.handleRequest($0, tx, now) } }
+                outcomes = try await inventory.write { tx in
+                    zip(batch, messages).map { self.handleRequest($0, $1, tx, now) }
+                }
             } catch {
                 // The inventory itself failed (disk full, I/O error): nothing was committed, so try again later.
                 logger.error("request batch not committed", metadata: ["error": "\(error)", "size": "\(batch.count)"])
@@ -61,10 +65,11 @@ extension CoordinatorService {
         outcome.events.forEach(announce)
     }
 
-    func handleRequest(_ delivery: Delivery, _ tx: InventoryTransaction, _ now: Date) -> Outcome {
+    func handleRequest(_ delivery: Delivery, _ decoded: Result<Message, VMIError>, _ tx: InventoryTransaction,
+                       _ now: Date) -> Outcome {
         let message: Message
         do {
-            message = try VMI.open(delivery.body)
+            message = try decoded.get()
         } catch {
             let id = delivery.properties.messageId ?? "unknown"
             return Outcome(reply: encodeError([error], to: id), requestId: id)
