@@ -29,7 +29,7 @@ public final class SiteHarness: @unchecked Sendable {
     /// `images` are the image descriptions every agent offers (by default one named `tiny` with no files, which
     /// the test driver accepts).
     public init(label: String = "test", heartbeat: Duration = .seconds(1),
-                images: [GuestImage] = [GuestImage(name: "tiny")]) async throws {
+                images: [GuestImage] = [GuestImage(name: "tiny")], watching: String = "site.#") async throws {
         broker = try await TestBroker.fresh(label: label)
         directory = NSTemporaryDirectory() + "veem-\(broker.vhost)"
         imageDirectory = directory + "/images"
@@ -44,15 +44,16 @@ public final class SiteHarness: @unchecked Sendable {
         let connection = AMQPConnection(configuration: broker.configuration(name: "test-client"), logger: logger)
         client = VeemClient(connection: connection, sender: "test")
         try await client.start()
-        // Site events only: host reports (heartbeats, metrics) are the coordinator's business.
-        watcher = try await SiteWatcher.start(connection, routingKey: "site.#")
+        // Site events only: host reports (heartbeats, metrics) are the coordinator's business. Benchmarks watch
+        // less (`site.host_up`), so the watcher costs the site nothing per VEE.
+        watcher = try await SiteWatcher.start(connection, routingKey: watching)
     }
 
     /// Runs `body` against a fresh site and always tears it down, whether `body` returns or throws.
     public static func with<T>(label: String = "test", heartbeat: Duration = .seconds(1),
-                               images: [GuestImage] = [GuestImage(name: "tiny")],
+                               images: [GuestImage] = [GuestImage(name: "tiny")], watching: String = "site.#",
                                _ body: (SiteHarness) async throws -> T) async throws -> T {
-        let site = try await SiteHarness(label: label, heartbeat: heartbeat, images: images)
+        let site = try await SiteHarness(label: label, heartbeat: heartbeat, images: images, watching: watching)
         do {
             let result = try await body(site)
             await site.shutdown()
