@@ -9,8 +9,16 @@ public final class VeemClient: @unchecked Sendable {
     public let sender: String
     let replyQueue: String
     private let lock = NSLock()
-    private var waiting: [String: CheckedContinuation<[UInt8], Error>] = [:]
+    private var waiting: [String: Waiter] = [:]
     private var consumer: Task<Void, Never>?
+    private var expiry: Task<Void, Never>?
+
+    /// A request waiting for its reply until `deadline`.
+    private struct Waiter {
+        var continuation: CheckedContinuation<[UInt8], Error>
+        var deadline: ContinuousClock.Instant
+        var what: String
+    }
 
     public init(connection: AMQPConnection, sender: String = "veemctl@\(ProcessInfo.processInfo.hostName)") {
         self.connection = connection
@@ -27,15 +35,31 @@ public final class VeemClient: @unchecked Sendable {
         consumer = Task { [weak self] in
             for await delivery in replies {
                 guard let self, let id = delivery.properties.correlationId else { continue }
-                let continuation = self.lock.withLock { self.waiting.removeValue(forKey: id) }
-                continuation?.resume(returning: delivery.body)
+                let waiter = self.lock.withLock { self.waiting.removeValue(forKey: id) }
+                waiter?.continuation.resume(returning: delivery.body)
+            }
+        }
+        // One clock for every request's timeout, rather than a sleeping task per request.
+        expiry = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(100))
+                self?.expire(now: .now)
             }
         }
     }
 
     public func stop() {
         consumer?.cancel()
+        expiry?.cancel()
         connection.close()
+    }
+
+    private func expire(now: ContinuousClock.Instant) {
+        let expired = lock.withLock { () -> [Waiter] in
+            let ids = waiting.filter { $0.value.deadline <= now }.map(\.key)
+            return ids.compactMap { waiting.removeValue(forKey: $0) }
+        }
+        for waiter in expired { waiter.continuation.resume(throwing: VeemClientError.timedOut(waiter.what)) }
     }
 
     /// Sends a request and returns the raw reply envelope. `id` lets a caller retry with the same message id
@@ -50,26 +74,19 @@ public final class VeemClient: @unchecked Sendable {
     /// use it to send what the typed API cannot (malformed messages, other versions).
     public func requestBytes(_ bytes: [UInt8], id: String, what: String = "request",
                              timeout: Duration = .seconds(30)) async throws -> [UInt8] {
-        try await withThrowingTaskGroup(of: [UInt8].self) { group in
-            group.addTask {
-                try await withCheckedThrowingContinuation { continuation in
-                    self.lock.withLock { self.waiting[id] = continuation }
-                    self.connection.post(exchange: Topology.requestsExchange, routingKey: Topology.requestsKey,
-                                         body: bytes,
-                                         properties: MessageProperties(messageId: id, replyTo: self.replyQueue),
-                                         mandatory: true) { result in
-                        if case .failure(let error) = result { self.fail(id, with: error) }
-                    }
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                lock.withLock {
+                    waiting[id] = Waiter(continuation: continuation, deadline: .now + timeout, what: what)
+                }
+                connection.post(exchange: Topology.requestsExchange, routingKey: Topology.requestsKey, body: bytes,
+                                properties: MessageProperties(messageId: id, replyTo: replyQueue),
+                                mandatory: true) { result in
+                    if case .failure(let error) = result { self.fail(id, with: error) }
                 }
             }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                self.fail(id, with: VeemClientError.timedOut(what))
-                throw VeemClientError.timedOut(what)
-            }
-            let reply = try await group.next()!
-            group.cancelAll()
-            return reply
+        } onCancel: {
+            fail(id, with: CancellationError())
         }
     }
 
@@ -82,8 +99,8 @@ public final class VeemClient: @unchecked Sendable {
     }
 
     private func fail(_ id: String, with error: Error) {
-        let continuation = lock.withLock { waiting.removeValue(forKey: id) }
-        continuation?.resume(throwing: error)
+        let waiter = lock.withLock { waiting.removeValue(forKey: id) }
+        waiter?.continuation.resume(throwing: error)
     }
 }
 
