@@ -72,17 +72,18 @@ extension AMQPConnection {
     }
 
     private func sendOutbox(on session: AMQPSession) throws {
-        var work = lock.withLock { () -> [Work] in
+        let work = lock.withLock { () -> [Work] in
             defer { outbox.removeAll() }
             return outbox
         }
-        while !work.isEmpty {
-            let item = work.removeFirst()
+        if work.count > 1 { session.cork(true) }
+        defer { if work.count > 1 { session.cork(false) } }
+        for (index, item) in work.enumerated() {
             do {
                 try send(item, on: session)
             } catch {
                 // Keep what was not sent for the next connection.
-                requeue(work, inFront: true)
+                requeue(Array(work[(index + 1)...]), inFront: true)
                 if case .publish = item { requeue([item], inFront: true) } else { item.fail(error) }
                 throw error
             }

@@ -51,6 +51,13 @@ final class AMQPSession {
 
     var socketDescriptor: Int32 { amqp_get_sockfd(state) }
 
+    /// Holds frames back while corked and sends them in full segments when uncorked: rabbitmq-c writes each frame
+    /// with its own send, and the broker pays per segment it reads.
+    func cork(_ on: Bool) {
+        var value: Int32 = on ? 1 : 0
+        _ = setsockopt(socketDescriptor, Int32(IPPROTO_TCP), TCP_CORK, &value, socklen_t(MemoryLayout<Int32>.size))
+    }
+
     /// Whether a frame can be read without waiting on the socket.
     var hasBufferedFrames: Bool { amqp_frames_enqueued(state) != 0 || amqp_data_in_buffer(state) != 0 }
 
