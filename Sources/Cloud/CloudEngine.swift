@@ -52,6 +52,9 @@ public struct CloudEngine: Sendable {
         }
     }
 
+    /// Whether `action` only reads, so that a read transaction (a snapshot) can answer it.
+    public static func readsOnly(_ action: String) -> Bool { CloudCall.actions[action]?.readOnly ?? false }
+
     /// The account whose key signed the call. The region must be this site's.
     func authenticate(_ signature: EC2Signature, _ tx: InventoryTransaction) throws -> String {
         guard let credentials = try tx.credentials(accessKey: signature.accessKey) else {

@@ -1,3 +1,4 @@
+import Cloud
 import Foundation
 import Inventory
 import Messaging
@@ -21,36 +22,58 @@ struct Outcome {
 extension CoordinatorService {
     func consumeRequests() async {
         let batches = connection.consumeBatches(queue: Topology.requestsQueue, prefetch: 512)
-        while let batch = await batches.next(limit: 256) {
-            let now = Date()
-            // Decoded before the transaction: the writer is the site's one serial resource.
-            let messages = batch.map { delivery in Result { () throws(VMIError) in try VMI.open(delivery.body) } }
-            let outcomes: [Outcome]
-            do {
-                outcomes = try await inventory.write { tx in
-                    zip(batch, messages).map { self.handleRequest($0, $1, tx, now) }
+        await withDiscardingTaskGroup { readers in
+            while let batch = await batches.next(limit: 256) {
+                let now = Date()
+                // Decoded before the transaction: the writer is the site's one serial resource.
+                let messages = batch.map { delivery in Result { () throws(VMIError) in try VMI.open(delivery.body) } }
+                // Calls that only read (EC2's Describe*) answer from snapshots, each on its own, while writes go on:
+                // they neither wait for the writer nor hold it, and several run at once.
+                for index in batch.indices where Self.readsOnly(messages[index]) {
+                    readers.addTask { await self.answer([batch[index]], [messages[index]], now, readOnly: true) }
                 }
-            } catch {
-                // The inventory itself failed (disk full, I/O error): nothing was committed, so try again later.
-                logger.error("request batch not committed", metadata: ["error": "\(error)", "size": "\(batch.count)"])
-                batch.forEach { connection.reject($0, requeue: true) }
-                try? await Task.sleep(for: .seconds(1))
-                continue
-            }
-            for (delivery, outcome) in zip(batch, outcomes) {
-                send(outcome)
-                if let reply = outcome.reply, let replyTo = delivery.properties.replyTo {
-                    connection.post(exchange: "", routingKey: replyTo, body: reply,
-                                    properties: MessageProperties(correlationId: outcome.requestId, persistent: false),
-                                    mandatory: true) { [logger] result in
-                        if case .failure(let error) = result {
-                            logger.info("reply not delivered", metadata: ["to": "\(replyTo)", "error": "\(error)"])
-                        }
-                    }
-                }
-                connection.ack(delivery)
+                let writes = batch.indices.filter { !Self.readsOnly(messages[$0]) }
+                await answer(writes.map { batch[$0] }, writes.map { messages[$0] }, now, readOnly: false)
             }
         }
+    }
+
+    /// Handles requests in one transaction (a read one when they only read), then sends what they decided, replies,
+    /// and acks them; when the inventory fails, nothing was committed and they go back to the queue.
+    private func answer(_ batch: [Delivery], _ messages: [Result<Message, VMIError>], _ now: Date,
+                        readOnly: Bool) async {
+        guard !batch.isEmpty else { return }
+        let outcomes: [Outcome]
+        do {
+            let handle: @Sendable (InventoryTransaction) -> [Outcome] = { tx in
+                zip(batch, messages).map { self.handleRequest($0, $1, tx, now) }
+            }
+            outcomes = try await readOnly ? inventory.read(handle) : inventory.write(handle)
+        } catch {
+            logger.error("request batch not committed", metadata: ["error": "\(error)", "size": "\(batch.count)"])
+            batch.forEach { connection.reject($0, requeue: true) }
+            try? await Task.sleep(for: .seconds(1))
+            return
+        }
+        for (delivery, outcome) in zip(batch, outcomes) {
+            send(outcome)
+            if let reply = outcome.reply, let replyTo = delivery.properties.replyTo {
+                connection.post(exchange: "", routingKey: replyTo, body: reply,
+                                properties: MessageProperties(correlationId: outcome.requestId, persistent: false),
+                                mandatory: true) { [logger] result in
+                    if case .failure(let error) = result {
+                        logger.info("reply not delivered", metadata: ["to": "\(replyTo)", "error": "\(error)"])
+                    }
+                }
+            }
+            connection.ack(delivery)
+        }
+    }
+
+    /// Whether a request only reads the inventory, so a read transaction can answer it.
+    static func readsOnly(_ message: Result<Message, VMIError>) -> Bool {
+        guard case .success(let message) = message, let call = message.body as? EC2Request else { return false }
+        return CloudEngine.readsOnly(call.action)
     }
 
     /// Keeps the events that exist only in an outcome (VEE events are recorded where the VEE changes).

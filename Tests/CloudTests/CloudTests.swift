@@ -6,6 +6,16 @@ import VMI
 @testable import Cloud
 
 @Suite struct CloudTests {
+    @Test func onlyCallsThatNeverWriteMayRunInAReadTransaction() {
+        for action in ["DescribeInstances", "DescribeImages", "DescribeKeyPairs", "DescribeTags", "DescribeRegions"] {
+            #expect(CloudEngine.readsOnly(action), "\(action)")
+        }
+        // DescribeSecurityGroups creates the account's default group on first sight.
+        for action in ["RunInstances", "DescribeSecurityGroups", "CreateTags", "NoSuchAction", ""] {
+            #expect(!CloudEngine.readsOnly(action), "\(action)")
+        }
+    }
+
     @Test func filterValuesMatchWithEC2Wildcards() {
         #expect(Filters.glob("web-*", "web-1"))
         #expect(Filters.glob("*", ""))
