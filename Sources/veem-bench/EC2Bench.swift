@@ -14,7 +14,7 @@ struct EC2Bench: AsyncParsableCommand {
 
     @Option(help: "Instances to launch before measuring DescribeInstances.") var instances = 1000
     @Option(help: "Seconds per measurement.") var seconds = 10
-    @Option(help: "wrk connections.") var connections = 8
+    @Option(help: "wrk connections (concurrent clients).") var connections = 16
     @Option(help: "Calls to measure: describe, run, or both (for profiling one).") var calls = "both"
 
     static let image = "ami-0000000000000001a"
