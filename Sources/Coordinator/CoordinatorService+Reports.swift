@@ -56,8 +56,11 @@ extension CoordinatorService {
         case let report as VEEStateReport:
             return Outcome(events: try observe(report.observation, from: report.host, tx, now))
         case let metrics as VEEMetrics:
+            // Only rules read the history, and rules belong to services: a lone VEE's latest values are enough.
+            let footprint = try tx.footprint()
             for (vee, values) in metrics.samples {
-                try tx.recordSamples(vee: vee, source: "metric", values: values, at: now)
+                try tx.recordSamples(vee: vee, source: "metric", values: values, at: now,
+                                     history: footprint.isInService(vee))
             }
             return Outcome()
         default:

@@ -49,6 +49,11 @@ public struct SiteFootprint: Sendable, Equatable {
         return Array(entry.services.values) + entry.lone.values.flatMap(\.values)
     }
 
+    /// Whether `vee` is live and belongs to a service.
+    public func isInService(_ vee: String) -> Bool {
+        hostOf[vee].flatMap { hosts[$0]?.services[vee] } != nil
+    }
+
     /// The live VEEs of services on `host`.
     public func serviceFootprints(on host: String) -> [VEEFootprint] { hosts[host].map { Array($0.services.values) } ?? [] }
 

@@ -112,12 +112,15 @@ public struct InventoryTransaction {
 
     // MARK: Monitoring samples
 
-    /// Stores the latest value of each metric (`source` = "metric") or KPI (`source` = "kpi") of a VEE, and keeps
-    /// the history elasticity rules aggregate over.
-    public func recordSamples(vee: String, source: String, values: [String: Double], at date: Date) throws {
+    /// Stores the latest value of each metric (`source` = "metric") or KPI (`source` = "kpi") of a VEE, and, with
+    /// `history`, keeps the history elasticity rules aggregate over.
+    public func recordSamples(vee: String, source: String, values: [String: Double], at date: Date,
+                              history: Bool = true) throws {
         for (name, value) in values {
-            try execute(sql: "INSERT INTO kpi_history (vee, name, value, at) VALUES (?, ?, ?, ?)",
-                        arguments: [vee, name, value, date])
+            if history {
+                try execute(sql: "INSERT INTO kpi_history (vee, name, value, at) VALUES (?, ?, ?, ?)",
+                            arguments: [vee, name, value, date])
+            }
             try execute(sql: """
                 INSERT INTO samples (vee, source, name, value, at) VALUES (?, ?, ?, ?, ?)
                 ON CONFLICT (vee, source, name) DO UPDATE SET value = excluded.value, at = excluded.at

@@ -91,6 +91,27 @@ extension InventoryTests {
         #expect(try await inventory.write { try $0.footprint() } == inventory.read { try $0.footprint() })
     }
 
+    @Test func onlyServiceVEEsKeepAMetricHistory() async throws {
+        let inventory = try await inventory()
+        let now = now
+        let (lone, replica) = (Admission(spec: spec("lone"), slaClass: "Gold"),
+                               Admission(spec: spec("shop-C1-1"), slaClass: "Gold", service: "shop", component: "C1"))
+        let views = try await inventory.write { tx in try tx.admit([lone, replica], at: now) { _, _ in ["h1", "h1"] } }
+        let kept = try await inventory.write { tx in
+            let footprint = try tx.footprint()
+            for view in views {
+                try tx.recordSamples(vee: view.id, source: "metric", values: ["cpu.load": 0.5], at: now,
+                                     history: footprint.isInService(view.id))
+            }
+            return try tx.history(of: "cpu.load", vees: views.map(\.id), since: now.addingTimeInterval(-1))
+        }
+        #expect(kept[views[0].id, default: []].isEmpty)
+        #expect(kept[views[1].id] == [0.5])
+        // Both keep their latest value.
+        let latest = try await inventory.read { try $0.monitoring(vee: nil) }
+        #expect(latest.map { $0.metrics["cpu.load"] } == [0.5, 0.5])
+    }
+
     @Test func hostsReserveWhatTheirLiveVEEsTake() async throws {
         let inventory = try await inventory()
         let now = now
