@@ -92,7 +92,7 @@ let package = Package(
         .testTarget(name: "InventoryTests", dependencies: ["Inventory", "VMI", "PropertyTesting"]),
         .testTarget(name: "ManifestTests", dependencies: ["Manifest", "VMI"]),
         .testTarget(name: "PlacementTests", dependencies: ["Placement", "VMI", "PropertyTesting"]),
-        .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Placement", "Daemon"]),
+        .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Placement", "Daemon", "Inventory", "VMI"]),
         .testTarget(name: "EC2Tests", dependencies: ["EC2"]),
         .testTarget(name: "CloudTests", dependencies: ["Cloud", "EC2", "Inventory", "VMI"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon"]),
