@@ -79,6 +79,11 @@ public final class VeemClient: @unchecked Sendable {
                 lock.withLock {
                     waiting[id] = Waiter(continuation: continuation, deadline: .now + timeout, what: what)
                 }
+                // Cancelled before the waiter existed: the handler below found nothing to fail.
+                if Task.isCancelled {
+                    fail(id, with: CancellationError())
+                    return
+                }
                 connection.post(exchange: Topology.requestsExchange, routingKey: Topology.requestsKey, body: bytes,
                                 properties: MessageProperties(messageId: id, replyTo: replyQueue),
                                 mandatory: true) { result in

@@ -119,6 +119,20 @@ import VMI
         }
     }
 
+    @Test func aRequestNobodyReadsTimesOutAndACancelledOneFailsAtOnce() async throws {
+        try await withSite { site in
+            // The coordinator's queue exists, but nobody reads it.
+            try await site.startCoordinator()
+            await site.stopCoordinator()
+            let client = site.client!
+            let late = Task { try await client.requestRaw(VEEUpdate(vee: "x", action: .activate), timeout: .milliseconds(300)) }
+            await #expect(throws: VeemClientError.self) { _ = try await late.value }
+            let cancelled = Task { try await client.requestRaw(VEEUpdate(vee: "x", action: .activate), timeout: .seconds(600)) }
+            cancelled.cancel()
+            await #expect(throws: CancellationError.self) { _ = try await cancelled.value }
+        }
+    }
+
     @Test func aSilentHostIsMarkedDownAndComesBack() async throws {
         try await withSite { site in
             let driver = try await sharedTestDriver()
