@@ -77,9 +77,10 @@ import VMI
             #expect(c1.count == 2)
             #expect(c1.first?.1.message.hasSuffix("1 → 4 replicas") == true)
             #expect(c1.last?.1.message.hasSuffix("4 → 1 replicas") == true)
-            // Without the cooldown the way down would start ~1.5 s after the way up (the window, then one period);
-            // event times are taken after each commit, so allow them half a second.
-            if c1.count == 2 { #expect(c1[1].0.timeIntervalSince(c1[0].0) >= 5.5) }
+            // Without the cooldown (6 s) the way down would start ~1.5 s after the way up (the window, then one
+            // period). Event times are when the coordinator sent them, after each commit, which on a loaded machine
+            // lags the decision by up to a second: allow 1.5 s.
+            if c1.count == 2 { #expect(c1[1].0.timeIntervalSince(c1[0].0) >= 4.5) }
             let c3 = scaled.filter { $0.1.message.hasPrefix("shop/Replicas(C3)") }
             #expect(c3.map { $0.1.message.hasSuffix("1 → 4 replicas") || $0.1.message.hasSuffix("4 → 1 replicas") }
                     == [true, true])
