@@ -58,33 +58,31 @@ import VMI
             let rate = RateProbe(client: client, target: "shop/C1", kpi: "RequestPerSecond", value: 2000)
             let probe = Task { await rate.run() }
             defer { probe.cancel() }
-            // The rate falls as soon as both rules have scaled up: the cooldown then holds the way down, and by its
-            // end the KPI window holds only the new rate, so the way down is one step too (however long the
-            // replicas take to boot on a loaded machine).
-            #expect(try await eventually(timeout: .seconds(30)) {
-                await log.scaled.filter { $0.1.message.hasSuffix("1 → 4 replicas") }.count == 2
-            })
-            await rate.set(100)
             #expect(try await eventually(timeout: .seconds(30)) {
                 try await Self.activeReplicas(client) == ["C1": 4, "C3": 4]
             })
+            await rate.set(100)
             #expect(try await eventually(timeout: .seconds(30)) {
                 try await Self.activeReplicas(client) == ["C1": 1, "C3": 1]
             })
-            // Each scale went in one step per rule, and the way down waited for the cooldown after the way up.
+            // Per rule: up in one step, then down to 1, each decision at least a cooldown after the one before.
+            // (Down is one step when the rate falls before the cooldown ends; on a loaded machine the replicas may
+            // boot after it has, and the 1 s window then mixes both rates for one decision: 4 → 3 → 1.)
             let scaled = await log.scaled
-            let c1 = scaled.filter { $0.1.message.hasPrefix("shop/Replicas(C1)") }
-            #expect(c1.count == 2)
-            #expect(c1.first?.1.message.hasSuffix("1 → 4 replicas") == true)
-            #expect(c1.last?.1.message.hasSuffix("4 → 1 replicas") == true)
-            // Without the cooldown (6 s) the way down would start ~1.5 s after the way up (the window, then one
-            // period). Event times are when the coordinator sent them, after each commit, which on a loaded machine
-            // lags the decision by up to a second: allow 1.5 s.
-            if c1.count == 2 { #expect(c1[1].0.timeIntervalSince(c1[0].0) >= 4.5) }
-            let c3 = scaled.filter { $0.1.message.hasPrefix("shop/Replicas(C3)") }
-            #expect(c3.map { $0.1.message.hasSuffix("1 → 4 replicas") || $0.1.message.hasSuffix("4 → 1 replicas") }
-                    == [true, true])
-            #expect(c3.first?.1.message.contains("Load(C3)=6000") == true)
+            for rule in ["shop/Replicas(C1)", "shop/Replicas(C3)"] {
+                let steps = scaled.filter { $0.1.message.hasPrefix(rule) }
+                #expect(steps.first?.1.message.hasSuffix("1 → 4 replicas") == true, "\(rule): \(steps.map(\.1.message))")
+                #expect(steps.last?.1.message.hasSuffix("→ 1 replicas") == true, "\(rule): \(steps.map(\.1.message))")
+                #expect((2...3).contains(steps.count), "\(rule): \(steps.map(\.1.message))")
+                // Without the cooldown (6 s) a step would follow ~1.5 s after the one before (the window, then a
+                // period). Event times are when the coordinator sent them, after each commit, which on a loaded
+                // machine lags the decision by up to a second: allow 1.5 s.
+                for (before, after) in zip(steps, steps.dropFirst()) {
+                    #expect(after.0.timeIntervalSince(before.0) >= 4.5, "\(rule): \(after.1.message)")
+                }
+            }
+            #expect(scaled.first { $0.1.message.hasPrefix("shop/Replicas(C3)") }?.1.message.contains("Load(C3)=6000")
+                == true)
             // The decisions are kept in the inventory's event log too.
             let kept = try Inventory(path: site.databasePath)
             let logged = try await kept.read { try $0.events(limit: 1000) }.filter { $0.kind == .serviceScaled }
