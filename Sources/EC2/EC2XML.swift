@@ -1,3 +1,5 @@
+import VMI
+
 /// EC2 Query responses: XML in the 2016-11-15 namespace with a request id; errors in the `<Response><Errors>` form.
 public enum EC2XML {
     public static let namespace = "http://ec2.amazonaws.com/doc/2016-11-15/"
@@ -51,25 +53,5 @@ public enum EC2XML {
         }
     }
 
-    public static func escape(_ text: String) -> String {
-        // Most values (ids, states, numbers) need nothing.
-        if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "&") || $0 == UInt8(ascii: "<")
-            || $0 == UInt8(ascii: ">") || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "'") }) {
-            return text
-        }
-        var out = ""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&apos;"
-            default:
-                if scalar.value < 0x20 && scalar != "\t" && scalar != "\n" && scalar != "\r" { continue }
-                out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
-    }
+    public static func escape(_ text: String) -> String { XMLText.escape(text) }
 }

@@ -66,24 +66,7 @@ public enum DomainXML {
     }
 
     /// Escapes text for XML element content and both kinds of quoted attribute.
-    public static func escape(_ text: String) -> String {
-        var out = ""
-        out.reserveCapacity(text.utf8.count)
-        for character in text.unicodeScalars {
-            switch character {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "'": out += "&apos;"
-            case "\"": out += "&quot;"
-            default:
-                // XML 1.0 forbids most control characters even when escaped.
-                if character.value < 0x20 && character != "\t" && character != "\n" && character != "\r" { continue }
-                out.unicodeScalars.append(character)
-            }
-        }
-        return out
-    }
+    public static func escape(_ text: String) -> String { XMLText.escape(text) }
 
     /// The attributes of the first element in `xml`, unescaped (libxml2 writes them in double quotes).
     static func attributes(of xml: String) -> [String: String] {
