@@ -7,6 +7,7 @@ import Messaging
 import VeemClient
 
 /// The EC2 Query API gateway of a site.
+@main
 struct VeemEC2: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "veem-ec2",
@@ -21,9 +22,8 @@ struct VeemEC2: AsyncParsableCommand {
         let logger = Logger(label: "veem.ec2")
         let configuration = try GatewayConfiguration(settings: settings)
         let host = ProcessInfo.processInfo.hostName
-        let amqp = try AMQPConfiguration(url: settings.string("VEEM_AMQP_URL", default: "amqp://127.0.0.1:5672/%2F"),
-                                         connectionName: "veem-ec2/\(host)")
-        let connection = AMQPConnection(configuration: amqp, declarations: [], logger: logger)
+        let connection = try await DaemonRunner.connectToBroker(
+            settings: settings, connectionName: "veem-ec2/\(host)", logger: logger)
         defer { connection.close() }
         let notifier = SystemdNotifier()
         let gateway = EC2Gateway(configuration: configuration,
@@ -35,5 +35,3 @@ struct VeemEC2: AsyncParsableCommand {
         try await DaemonRunner.run(main: gateway, notifier: notifier, logger: logger)
     }
 }
-
-await VeemEC2.main()
