@@ -19,33 +19,37 @@ final class AMQPSession {
     let epoch: UInt64
     /// The delivery tag the broker gives the next publish (confirm mode numbers publishes from 1).
     private(set) var nextPublishTag: UInt64 = 1
+    /// Whether the AMQP handshake completed, so that there is a connection to close.
+    private var loggedIn = false
 
+    // A throwing init of a class runs `deinit` once every stored property is set, so `deinit` alone frees `state`:
+    // freeing it here too crashed every failed connect (double free in librabbitmq).
     init(configuration: AMQPConfiguration, epoch: UInt64) throws {
         guard let state = amqp_new_connection() else { throw SessionError("cannot allocate a connection") }
         self.state = state
         self.epoch = epoch
-        do {
-            guard let socket = amqp_tcp_socket_new(state) else { throw SessionError("cannot create a socket") }
-            var timeout = timeval(tv_sec: 5, tv_usec: 0)
-            let status = amqp_socket_open_noblock(socket, configuration.host, Int32(configuration.port), &timeout)
-            guard status == AMQP_STATUS_OK.rawValue else {
-                throw SessionError("connect to \(configuration.host):\(configuration.port): \(Self.describe(status))")
-            }
-            try check(veem_amqp_login_plain(state, configuration.vhost, 0, 131_072, Int32(configuration.heartbeat),
-                                            configuration.user, configuration.password), "login")
-            amqp_channel_open(state, channel)
-            try check(amqp_get_rpc_reply(state), "channel.open")
-            amqp_confirm_select(state, channel)
-            try check(amqp_get_rpc_reply(state), "confirm.select")
-        } catch {
-            amqp_destroy_connection(state)
-            throw error
+        guard let socket = amqp_tcp_socket_new(state) else { throw SessionError("cannot create a socket") }
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        let status = amqp_socket_open_noblock(socket, configuration.host, Int32(configuration.port), &timeout)
+        guard status == AMQP_STATUS_OK.rawValue else {
+            // rabbitmq-c says only "a socket error occurred"; a second plain connect says which.
+            let cause = status == AMQP_STATUS_SOCKET_ERROR.rawValue
+                ? connectFailure(host: configuration.host, port: configuration.port) ?? Self.describe(status)
+                : Self.describe(status)
+            throw SessionError("connect to \(configuration.host):\(configuration.port): \(cause)")
         }
+        try check(veem_amqp_login_plain(state, configuration.vhost, 0, 131_072, Int32(configuration.heartbeat),
+                                        configuration.user, configuration.password), "login")
+        loggedIn = true
+        amqp_channel_open(state, channel)
+        try check(amqp_get_rpc_reply(state), "channel.open")
+        amqp_confirm_select(state, channel)
+        try check(amqp_get_rpc_reply(state), "confirm.select")
     }
 
     deinit {
-        // Best effort: a dead socket makes these fail quickly.
-        amqp_connection_close(state, AMQP_REPLY_SUCCESS)
+        // Best effort: a dead socket makes the close fail quickly.
+        if loggedIn { amqp_connection_close(state, AMQP_REPLY_SUCCESS) }
         amqp_destroy_connection(state)
     }
 
@@ -281,4 +285,26 @@ private func copyBytes(_ text: String) -> amqp_bytes_t {
 private func string(_ bytes: amqp_bytes_t) -> String {
     guard bytes.len > 0, let pointer = bytes.bytes else { return "" }
     return String(decoding: UnsafeRawBufferPointer(start: pointer, count: bytes.len), as: UTF8.self)
+}
+
+/// Why a TCP connect to `host:port` fails ("Connection refused", "No route to host"), or nil if it succeeds now.
+private func connectFailure(host: String, port: Int) -> String? {
+    var hints = addrinfo()
+    hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+    var found: UnsafeMutablePointer<addrinfo>?
+    let lookup = getaddrinfo(host, String(port), &hints, &found)
+    guard lookup == 0, let address = found else { return String(cString: gai_strerror(lookup)) }
+    defer { freeaddrinfo(found) }
+    let socket = Glibc.socket(address.pointee.ai_family, address.pointee.ai_socktype | Int32(SOCK_NONBLOCK.rawValue),
+                              address.pointee.ai_protocol)
+    guard socket >= 0 else { return String(cString: strerror(errno)) }
+    defer { Glibc.close(socket) }
+    if Glibc.connect(socket, address.pointee.ai_addr, address.pointee.ai_addrlen) == 0 { return nil }
+    guard errno == EINPROGRESS else { return String(cString: strerror(errno)) }
+    var poll = pollfd(fd: socket, events: Int16(POLLOUT), revents: 0)
+    guard Glibc.poll(&poll, 1, 5000) == 1 else { return "timed out" }
+    var failure: Int32 = 0
+    var length = socklen_t(MemoryLayout<Int32>.size)
+    getsockopt(socket, SOL_SOCKET, SO_ERROR, &failure, &length)
+    return failure == 0 ? nil : String(cString: strerror(failure))
 }
