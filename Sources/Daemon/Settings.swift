@@ -2,13 +2,23 @@ import Foundation
 
 /// Daemon settings from `KEY=value` lines in a file (e.g. /etc/veem/agent.conf), overridden by the environment.
 /// Both use the same `VEEM_*` names, so a systemd `Environment=` line and the file are interchangeable.
+/// A named file must exist; `file: nil` configures from the environment alone.
 public struct Settings: Sendable {
     public private(set) var values: [String: String]
 
     public init(file: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         var values: [String: String] = [:]
-        if let file, FileManager.default.fileExists(atPath: file) {
-            let text = try String(contentsOfFile: file, encoding: .utf8)
+        if let file {
+            // A daemon started with a settings file that is not there must not run on defaults.
+            guard FileManager.default.fileExists(atPath: file) else {
+                throw SettingsError(message: "settings file \(file) does not exist")
+            }
+            let text: String
+            do {
+                text = try String(contentsOfFile: file, encoding: .utf8)
+            } catch {
+                throw SettingsError(message: "settings file \(file) cannot be read as UTF-8 text: \(error)")
+            }
             for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
                 let trimmed = line.trimmingCharacters(in: .whitespaces)
                 if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }

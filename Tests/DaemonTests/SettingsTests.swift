@@ -23,8 +23,17 @@ import Testing
         #expect(settings["HOME"] == nil)
         #expect(try settings.seconds("VEEM_HEARTBEAT_SECONDS", default: 5) == .milliseconds(2500))
         #expect(try settings.seconds("VEEM_MISSING", default: 5) == .seconds(5))
-        // A missing file is no error: the environment alone configures the daemon.
-        #expect(try Settings(file: "/nonexistent/veem.conf", environment: [:]).values.isEmpty)
+        // No file at all: the environment alone configures the daemon.
+        #expect(try Settings(file: nil, environment: ["VEEM_HOST": "n"]).values == ["VEEM_HOST": "n"])
+    }
+
+    @Test func aNamedFileThatIsMissingIsAnError() throws {
+        #expect(throws: SettingsError.self) { try Settings(file: "/nonexistent/veem.conf", environment: [:]) }
+        do {
+            _ = try Settings(file: "/nonexistent/veem.conf", environment: [:])
+        } catch {
+            #expect("\(error)" == "settings file /nonexistent/veem.conf does not exist")
+        }
     }
 
     @Test func badLinesAndValuesAreNamed() throws {
