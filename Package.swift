@@ -39,6 +39,7 @@ let package = Package(
         ]),
         .target(name: "Inventory", dependencies: ["VMI", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "Daemon", dependencies: [
+            "Messaging",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Messaging
 import ServiceLifecycle
 
 /// Runs a daemon's services in one `ServiceGroup`, in dependency order, shut down in reverse on SIGTERM or SIGINT.
@@ -15,6 +16,24 @@ public enum DaemonRunner {
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()
+    }
+
+    /// Connects to the broker named by `VEEM_AMQP_URL`, retrying with backoff for `VEEM_AMQP_CONNECT_TIMEOUT_SECONDS`
+    /// (default 60), and throws what the last attempt met if it never succeeds: a daemon that cannot reach its broker
+    /// at start exits non-zero (systemd restarts it) instead of reporting ready.
+    public static func connectToBroker(settings: Settings, connectionName: String,
+                                       logger: Logger) async throws -> AMQPConnection {
+        let amqp = try AMQPConfiguration(url: settings.string("VEEM_AMQP_URL", default: "amqp://127.0.0.1:5672/%2F"),
+                                         connectionName: connectionName)
+        let timeout = try settings.seconds("VEEM_AMQP_CONNECT_TIMEOUT_SECONDS", default: 60)
+        let connection = AMQPConnection(configuration: amqp, declarations: [], logger: logger)
+        do {
+            try await connection.waitUntilConnected(timeout: timeout)
+        } catch {
+            connection.close()
+            throw error
+        }
+        return connection
     }
 
     /// Logs to standard error (journald picks it up under systemd) at `VEEM_LOG_LEVEL` (default info).

@@ -44,6 +44,8 @@ public enum MessagingError: Error, Sendable, CustomStringConvertible {
     case rejected
     case timedOut(String)
     case closed
+    /// No connection could be made within the time allowed; `reason` is the last attempt's failure.
+    case unreachable(broker: String, reason: String)
 
     public var description: String {
         switch self {
@@ -52,6 +54,7 @@ public enum MessagingError: Error, Sendable, CustomStringConvertible {
         case .rejected: "the broker refused the message"
         case .timedOut(let what): "timed out: \(what)"
         case .closed: "the connection is closed"
+        case .unreachable(let broker, let reason): "cannot reach the broker at \(broker): \(reason)"
         }
     }
 }

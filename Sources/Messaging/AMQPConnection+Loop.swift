@@ -20,6 +20,7 @@ extension AMQPConnection {
                     lock.withLock { sleeping = false }
                 }
                 expireDeadlines()
+                expireConnectionWaiters()
                 continue
             }
             do {
@@ -59,14 +60,16 @@ extension AMQPConnection {
             }
             self.session = session
             backoff.reset()
-            let waiters = lock.withLock { () -> [CheckedContinuation<Void, Never>] in
+            let waiters = lock.withLock { () -> [ConnectionWaiter] in
                 connectedEpoch += 1
+                lastConnectError = nil
                 defer { connectionWaiters.removeAll() }
                 return connectionWaiters
             }
-            waiters.forEach { $0.resume() }
+            waiters.forEach { $0.continuation.resume() }
             logger.info("connected to broker", metadata: ["host": "\(configuration.host)", "epoch": "\(epoch)"])
         } catch {
+            lock.withLock { lastConnectError = "\(error)" }
             logger.warning("cannot connect to broker", metadata: ["error": "\(error)"])
         }
     }
@@ -186,9 +189,26 @@ extension AMQPConnection {
         }
     }
 
+    private func expireConnectionWaiters() {
+        let now = ContinuousClock.now
+        let (expired, reason) = lock.withLock { () -> ([ConnectionWaiter], String) in
+            var expired: [ConnectionWaiter] = []
+            connectionWaiters.removeAll { waiter in
+                guard let deadline = waiter.deadline, deadline <= now else { return false }
+                expired.append(waiter)
+                return true
+            }
+            return (expired, lastConnectError ?? "no answer yet")
+        }
+        let broker = "\(configuration.host):\(configuration.port) (vhost \(configuration.vhost))"
+        for waiter in expired {
+            waiter.continuation.resume(throwing: MessagingError.unreachable(broker: broker, reason: reason))
+        }
+    }
+
     private func shutDown() {
         session = nil
-        let (work, consumers, waiters) = lock.withLock { () -> ([Work], [Consumer], [CheckedContinuation<Void, Never>]) in
+        let (work, consumers, waiters) = lock.withLock { () -> ([Work], [Consumer], [ConnectionWaiter]) in
             defer {
                 outbox.removeAll()
                 self.consumers.removeAll()
@@ -200,6 +220,6 @@ extension AMQPConnection {
         unconfirmed.values.forEach { $0.completion(.failure(MessagingError.closed)) }
         unconfirmed.removeAll()
         consumers.forEach { $0.finish() }
-        waiters.forEach { $0.resume() }
+        waiters.forEach { $0.continuation.resume(throwing: MessagingError.closed) }
     }
 }

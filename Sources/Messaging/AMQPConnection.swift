@@ -21,7 +21,9 @@ public final class AMQPConnection: @unchecked Sendable {
     /// The IO thread is (about to be) blocked in poll and needs the wake pipe to see new work.
     var sleeping = false
     var connectedEpoch: UInt64 = 0
-    var connectionWaiters: [CheckedContinuation<Void, Never>] = []
+    var connectionWaiters: [ConnectionWaiter] = []
+    /// Why the last connection attempt failed, for callers that give up waiting.
+    var lastConnectError: String?
     // Owned by the IO thread:
     var session: AMQPSession?
     var epoch: UInt64 = 0
@@ -118,15 +120,18 @@ public final class AMQPConnection: @unchecked Sendable {
         enqueue(.nack(delivery.tag, delivery.epoch, requeue))
     }
 
-    /// Waits until the connection is (re-)established.
-    public func waitUntilConnected() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let ready = lock.withLock {
-                if connectedEpoch != 0 { return true }
-                connectionWaiters.append(continuation)
-                return false
+    /// Waits until the connection is (re-)established. With a `timeout`, throws `MessagingError.unreachable` with the
+    /// last attempt's failure once it has passed; throws `MessagingError.closed` when the connection is closed.
+    public func waitUntilConnected(timeout: Duration? = nil) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
+            let ready = lock.withLock { () -> Result<Void, Error>? in
+                if connectedEpoch != 0 { return .success(()) }
+                if stopped { return .failure(MessagingError.closed) }
+                connectionWaiters.append(ConnectionWaiter(continuation: continuation,
+                                                          deadline: timeout.map { ContinuousClock.now + $0 }))
+                return nil
             }
-            if ready { continuation.resume() }
+            if let ready { continuation.resume(with: ready) }
         }
     }
 
@@ -169,6 +174,12 @@ struct PendingPublish {
     var mandatory: Bool
     var deadline: ContinuousClock.Instant
     var completion: @Sendable (Result<Void, Error>) -> Void
+}
+
+/// A caller waiting for the connection, until `deadline` if it has one.
+struct ConnectionWaiter {
+    var continuation: CheckedContinuation<Void, Error>
+    var deadline: ContinuousClock.Instant?
 }
 
 struct Consumer {

@@ -19,11 +19,10 @@ struct VeemAgent: AsyncParsableCommand {
         DaemonRunner.bootstrapLogging(level: settings["VEEM_LOG_LEVEL"])
         let logger = Logger(label: "veem.agent")
         let configuration = try AgentConfiguration(settings: settings)
-        let amqp = try AMQPConfiguration(url: settings.string("VEEM_AMQP_URL", default: "amqp://127.0.0.1:5672/%2F"),
-                                         connectionName: "veem-agent/\(configuration.host)")
         let driver = try await LibvirtDriver.open(uri: configuration.libvirtURI,
                                                   diskDirectory: configuration.diskDirectory)
-        let connection = AMQPConnection(configuration: amqp, declarations: [], logger: logger)
+        let connection = try await DaemonRunner.connectToBroker(
+            settings: settings, connectionName: "veem-agent/\(configuration.host)", logger: logger)
         defer { connection.close() }
         let notifier = SystemdNotifier()
         let agent = AgentService(configuration: configuration, driver: driver, connection: connection,

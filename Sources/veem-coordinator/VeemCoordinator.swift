@@ -19,10 +19,9 @@ struct VeemCoordinator: AsyncParsableCommand {
         DaemonRunner.bootstrapLogging(level: settings["VEEM_LOG_LEVEL"])
         let logger = Logger(label: "veem.coordinator")
         let configuration = try CoordinatorConfiguration(settings: settings)
-        let amqp = try AMQPConfiguration(url: settings.string("VEEM_AMQP_URL", default: "amqp://127.0.0.1:5672/%2F"),
-                                         connectionName: "veem-coordinator/\(configuration.site)")
         let inventory = try Inventory(path: configuration.databasePath)
-        let connection = AMQPConnection(configuration: amqp, declarations: [], logger: logger)
+        let connection = try await DaemonRunner.connectToBroker(
+            settings: settings, connectionName: "veem-coordinator/\(configuration.site)", logger: logger)
         defer { connection.close() }
         let notifier = SystemdNotifier()
         let coordinator = CoordinatorService(configuration: configuration, inventory: inventory,

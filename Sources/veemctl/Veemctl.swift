@@ -29,6 +29,12 @@ struct Connection: ParsableArguments {
         logger.logLevel = .error
         let connection = AMQPConnection(configuration: try AMQPConfiguration(url: amqp, connectionName: "veemctl"),
                                         logger: logger)
+        do {
+            try await connection.waitUntilConnected(timeout: duration)
+        } catch {
+            connection.close()
+            throw error
+        }
         let client = VeemClient(connection: connection)
         try await client.start()
         return client

@@ -111,7 +111,7 @@ import VMI
             let connections = site.client.connection.connectionCount
 
             try await site.broker.closeAllConnections()
-            await site.client.connection.waitUntilConnected()
+            try await site.client.connection.waitUntilConnected()
             #expect(try await eventually { site.client.connection.connectionCount > connections })
             _ = try await site.client.update("web1", .activate)
             try await site.expect(web, .active)
