@@ -21,6 +21,19 @@ public struct VEESpec: Codable, Sendable, Equatable {
         self.networks = networks
     }
 
+    private enum CodingKeys: String, CodingKey { case name, cpus, memoryMiB, diskGiB, image, networks }
+
+    /// `networks` may be left out (no networks), as an operator writing a VEE list by hand expects.
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(name: try container.decode(String.self, forKey: .name),
+                  cpus: try container.decode(Int.self, forKey: .cpus),
+                  memoryMiB: try container.decode(Int.self, forKey: .memoryMiB),
+                  diskGiB: try container.decode(Int.self, forKey: .diskGiB),
+                  image: try container.decode(String.self, forKey: .image),
+                  networks: try container.decodeIfPresent([String].self, forKey: .networks) ?? [])
+    }
+
     public static let maxCPUs = 256
     public static let memoryMiBRange = 16...(4 << 20)
     public static let maxDiskGiB = 64 << 10

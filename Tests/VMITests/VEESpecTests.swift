@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import VMI
 
@@ -11,6 +12,14 @@ import VMI
         let fields = spec.problems(at: "vees[2]").map { $0.field ?? "" }
         #expect(fields == ["vees[2].name", "vees[2].cpus", "vees[2].memoryMiB", "vees[2].diskGiB", "vees[2].image",
                            "vees[2].networks[1]"])
+    }
+
+    @Test func aSpecWithoutNetworksJoinsNone() throws {
+        let json = #"{"name": "web1", "cpus": 1, "memoryMiB": 128, "diskGiB": 1, "image": "tiny"}"#
+        let spec = try JSONDecoder().decode(VEESpec.self, from: Data(json.utf8))
+        #expect(spec == VEESpec(name: "web1", image: "tiny"))
+        let missing = #"{"name": "web1", "cpus": 1, "memoryMiB": 128, "image": "tiny"}"#
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(VEESpec.self, from: Data(missing.utf8)) }
     }
 
     @Test(arguments: ["", "-lead", ".dot", "a b", "x'y", "a/b", String(repeating: "a", count: 64), "ünï"])
