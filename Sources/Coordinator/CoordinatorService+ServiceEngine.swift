@@ -33,6 +33,8 @@ extension CoordinatorService {
             do {
                 let outcome = try await inventory.write { tx in try self.serviceTick(tx, now) }
                 send(outcome)
+            } catch is CancellationError {
+                return  // shutting down: the unfinished transaction rolled back
             } catch {
                 logger.error("service engine tick failed", metadata: ["error": "\(error)"])
             }

@@ -97,6 +97,8 @@ public final class CoordinatorService: Service {
                     logger.warning("host down", metadata: ["host": "\(host)"])
                     announce(SiteEvent(kind: .hostDown, host: host, message: "host \(host) missed its heartbeats"))
                 }
+            } catch is CancellationError {
+                return  // shutting down: the unfinished transaction rolled back
             } catch {
                 logger.error("liveness check failed", metadata: ["error": "\(error)"])
             }
