@@ -4,9 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 Packaging/setup-host.sh
-# The EC2 gateway's tests drive it with the real clients, from PyPI.
-if ! python3 -c 'import boto3' 2>/dev/null || ! command -v aws >/dev/null; then
-  python3 -m pip install -q awscli boto3 2>/dev/null || python3 -m pip install -q --break-system-packages awscli boto3
+# The EC2 gateway's tests drive it with the real clients, and the system tests the queue with a plain AMQP client
+# (pika), all from PyPI.
+if ! python3 -c 'import boto3, pika' 2>/dev/null || ! command -v aws >/dev/null; then
+  python3 -m pip install -q awscli boto3 pika 2>/dev/null \
+    || python3 -m pip install -q --break-system-packages awscli boto3 pika
 fi
 export VEEM_IMAGE_DIR=${VEEM_IMAGE_DIR:-/var/lib/veem/images}
 Packaging/build-tiny-guest.sh "$VEEM_IMAGE_DIR"

@@ -52,7 +52,7 @@ public final class LibvirtDriver: HypervisorDriver {
     public func events() -> AsyncStream<DomainEvent> { eventStream }
 
     /// `veem-` and the directory's path with every character libvirt would not like replaced by '-'.
-    static func poolName(for directory: String) -> String {
+    public static func poolName(for directory: String) -> String {
         let path = directory.split(separator: "/").joined(separator: "-")
         return "veem-" + String(path.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "-" })
     }

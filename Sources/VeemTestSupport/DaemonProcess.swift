@@ -15,11 +15,13 @@ public final class DaemonProcess: @unchecked Sendable {
     private let process = Process()
     private let exited = ExitLatch()
 
+    /// This package's checkout.
+    public static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().path
+
     /// Where `swift build` put the executables: `VEEM_BIN_DIR`, else this package's `.build/debug`.
     public static var binDirectory: String {
-        if let directory = ProcessInfo.processInfo.environment["VEEM_BIN_DIR"] { return directory }
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent(".build/debug").path
+        ProcessInfo.processInfo.environment["VEEM_BIN_DIR"] ?? packageRoot + "/.build/debug"
     }
 
     /// What systemd gives a service before its own `Environment=` lines.
@@ -55,7 +57,10 @@ public final class DaemonProcess: @unchecked Sendable {
         process.arguments = ["--config", settingsPath] + arguments
         process.environment = Self.unitEnvironment(notifySocket: notify.path, watchdog: watchdog)
             .merging(environment) { $1 }
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        // A restart under the same name appends to the same log.
+        if !FileManager.default.fileExists(atPath: logPath) {
+            FileManager.default.createFile(atPath: logPath, contents: nil)
+        }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         log.seekToEndOfFile()
         process.standardOutput = log
