@@ -7,7 +7,7 @@ set -euo pipefail
 
 packages=(rabbitmq-server librabbitmq-dev libvirt-dev libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
           qemu-system-x86 qemu-utils libsqlite3-dev iproute2 dnsmasq-base bridge-utils amqp-tools cpio gzip
-          python3-pip openssh-client wrk)
+          python3-pip openssh-client wrk systemd)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -37,24 +37,25 @@ public final class DaemonProcess: @unchecked Sendable {
     }
 
     /// Writes `settings` as the daemon's settings file in `directory` and starts `executable` (a name in
-    /// `binDirectory`) with `--config` and `arguments`. `environment` adds to the unit's environment.
+    /// `binDirectory`, or a path) with `--config` and `arguments`. `environment` adds to the unit's environment.
+    /// With `settingsPath`, that file is the settings file and nothing is written.
     public init(_ executable: String, name: String, directory: String, settings: [String: String],
                 environment: [String: String] = [:], arguments: [String] = [], watchdog: Duration? = .seconds(2),
-                writeSettings: Bool = true) throws {
+                writeSettings: Bool = true, settingsPath: String? = nil) throws {
         self.name = name
-        self.executable = Self.binDirectory + "/" + executable
-        settingsPath = directory + "/\(name).conf"
+        self.executable = executable.contains("/") ? executable : Self.binDirectory + "/" + executable
+        self.settingsPath = settingsPath ?? directory + "/\(name).conf"
         logPath = directory + "/\(name).log"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        if writeSettings {
+        if writeSettings, settingsPath == nil {
             let lines = settings.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
             try (["# \(name): written by the system test"] + lines).joined(separator: "\n")
-                .appending("\n").write(toFile: settingsPath, atomically: true, encoding: .utf8)
+                .appending("\n").write(toFile: self.settingsPath, atomically: true, encoding: .utf8)
         }
         // sun_path holds 108 bytes: keep the socket's path short.
         notify = try NotifySocket(path: "/tmp/veem-\(UUID().uuidString.prefix(8)).notify")
         process.executableURL = URL(fileURLWithPath: self.executable)
-        process.arguments = ["--config", settingsPath] + arguments
+        process.arguments = ["--config", self.settingsPath] + arguments
         process.environment = Self.unitEnvironment(notifySocket: notify.path, watchdog: watchdog)
             .merging(environment) { $1 }
         // A restart under the same name appends to the same log.

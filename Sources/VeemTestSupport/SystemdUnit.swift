@@ -8,7 +8,10 @@ public struct SystemdUnit: Sendable {
 
     /// Reads `systemd/<name>.service` of this package.
     public init(named name: String) throws {
-        let path = DaemonProcess.packageRoot + "/systemd/\(name).service"
+        try self.init(path: DaemonProcess.packageRoot + "/systemd/\(name).service")
+    }
+
+    public init(path: String) throws {
         let text = try String(contentsOfFile: path, encoding: .utf8)
         var section = ""
         var service: [String: [String]] = [:]
