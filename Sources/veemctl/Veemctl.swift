@@ -182,6 +182,8 @@ struct Watch: AsyncParsableCommand {
         let client = try await connection.client()
         defer { client.stop() }
         let watcher = try await SiteWatcher.start(client.connection)
+        // On stderr, so that scripts can tell when events start to count.
+        FileHandle.standardError.write(Data("watching the site's events (Ctrl-C to stop)\n".utf8))
         for await message in watcher.events {
             if !verbose && (message.type == .heartbeat || message.type == .veeMetrics) { continue }
             print(Table.event(message))
