@@ -91,4 +91,42 @@ import VeemTestSupport
         gateway.notify.close()
         await broker.delete()
     }
+
+    /// Packaging/start-daemon.py, the quick start's stand-in for systemd: runs a unit's ExecStart= with its
+    /// EnvironmentFile=, returns on READY=1 with the daemon running, and fails loudly, with the log, otherwise.
+    @Test func theQuickStartsStarterWaitsForReadyAndFailsLoudly() async throws {
+        let directory = NSTemporaryDirectory() + "veem-starter-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let broker = try await TestBroker.fresh(label: "starter")
+        func unit(_ name: String, settings: String) throws -> String {
+            try settings.write(toFile: "\(directory)/\(name).conf", atomically: true, encoding: .utf8)
+            try "VEEM_AMQP_URL=amqp://guest:guest@\(broker.host):\(broker.port)/\(broker.vhost)\n"
+                .write(toFile: "\(directory)/\(name).env", atomically: true, encoding: .utf8)
+            let shipped = try String(contentsOfFile: DaemonProcess.packageRoot + "/systemd/veem-ec2.service",
+                                     encoding: .utf8)
+            let text = shipped
+                .replacingOccurrences(of: "/usr/bin/veem-ec2", with: DaemonProcess.binDirectory + "/veem-ec2")
+                .replacingOccurrences(of: "/etc/veem/ec2.conf", with: "\(directory)/\(name).conf")
+                .replacingOccurrences(of: "/etc/veem/ec2.env", with: "\(directory)/\(name).env")
+            try text.write(toFile: "\(directory)/\(name).service", atomically: true, encoding: .utf8)
+            return "\(directory)/\(name).service"
+        }
+        func start(_ unit: String, _ name: String) async throws -> ExternalCommand.Result {
+            try await ExternalCommand.run(DaemonProcess.packageRoot + "/Packaging/start-daemon.py",
+                                          [unit, "\(directory)/\(name).log", "\(directory)/\(name).pid", "30"])
+        }
+        let good = try await start(try unit("good", settings: "VEEM_EC2_LISTEN=127.0.0.1:0\n"), "good")
+        let pid = Int32(try String(contentsOfFile: "\(directory)/good.pid", encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        #expect(good.status == 0 && good.output.contains("EC2 API on 127.0.0.1:"), "\(good.output)")
+        #expect(pid > 0 && kill(pid, 0) == 0, "the daemon keeps running after the starter returned")
+        if pid > 0 { kill(pid, SIGTERM) }
+
+        let bad = try await start(try unit("bad", settings: "VEEM_EC2_LISTEN=everywhere\n"), "bad")
+        #expect(bad.status != 0, "\(bad.output)")
+        #expect(bad.output.contains("did not start: it exited with status 1")
+                && bad.output.contains("VEEM_EC2_LISTEN must be HOST:PORT"), "\(bad.output)")
+        await broker.delete()
+    }
 }
