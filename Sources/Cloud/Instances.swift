@@ -35,6 +35,8 @@ struct Instance {
     var state: InstanceState
     var groupNames: [String: String]
     var publicIp: String?
+    /// Volumes attached to it: (volume id, attachment).
+    var volumes: [(String, VolumeRecord.Attachment)] = []
     var id: String { owned.id }
     var record: InstanceRecord { owned.body }
 }
@@ -55,13 +57,20 @@ extension CloudCall {
         for address in try all(AddressRecord.self) {
             if let instance = address.body.instanceId { addresses[instance] = address.body.publicIp }
         }
+        var volumes: [String: [(String, VolumeRecord.Attachment)]] = [:]
+        for volume in try all(VolumeRecord.self) {
+            if let attachment = volume.body.attachment {
+                volumes[attachment.instanceId, default: []].append((volume.id, attachment))
+            }
+        }
         return owned.compactMap { owned -> Instance? in
             guard let vee = vees[owned.body.vee] else { return nil }
             let state = InstanceState(vee)
             if ids.isEmpty, state == .terminated, now.timeIntervalSince(vee.updatedAt) > Self.terminatedVisibility {
                 return nil
             }
-            return Instance(owned: owned, vee: vee, state: state, groupNames: groups, publicIp: addresses[owned.id])
+            return Instance(owned: owned, vee: vee, state: state, groupNames: groups, publicIp: addresses[owned.id],
+                            volumes: (volumes[owned.id] ?? []).sorted { $0.1.device < $1.1.device })
         }
     }
 
@@ -90,11 +99,25 @@ extension CloudCall {
             item.append(.element("stateReason", [.text("code", reason.code), .text("message", reason.message)]))
         }
         if let ip = instance.publicIp { item.append(.text("ipAddress", ip)) }
+        // The root disk is the VEE's own (not an EC2 volume), so it is instance-store on the first virtio disk;
+        // attached volumes are the block device mappings. No metadata service yet: its endpoint is disabled.
         item += [
             .text("architecture", "x86_64"),
             .text("rootDeviceType", "instance-store"),
+            .text("rootDeviceName", "/dev/vda"),
+            .items("blockDeviceMapping", instance.volumes.map { volume, attachment in
+                [.text("deviceName", attachment.device),
+                 .element("ebs", [.text("volumeId", volume), .text("status", "attached"),
+                                  .text("attachTime", WireDate.format(attachment.attachTime)),
+                                  .text("deleteOnTermination", "false")])]
+            }),
             .text("virtualizationType", "hvm"),
             .text("hypervisor", "xen"),
+            .element("hibernationOptions", [.text("configured", "false")]),
+            .element("metadataOptions", [.text("state", "applied"), .text("httpTokens", "optional"),
+                                         .text("httpPutResponseHopLimit", "1"), .text("httpEndpoint", "disabled"),
+                                         .text("httpProtocolIpv6", "disabled"),
+                                         .text("instanceMetadataTags", "disabled")]),
             .element("cpuOptions", [.text("coreCount", "\(type?.cpus ?? instance.vee.spec.cpus)"),
                                     .text("threadsPerCore", "1")]),
             try tagSet(instance.id),

@@ -100,7 +100,8 @@ extension CloudCall {
             [.text("ownerId", group.record.account), .text("groupId", group.id),
              .text("groupName", group.record.name ?? ""), .text("groupDescription", group.body.description),
              .items("ipPermissions", permissions(group.body.ingress)),
-             .items("ipPermissionsEgress", permissions(group.body.egress)), try tagSet(group.id)]
+             .items("ipPermissionsEgress", permissions(group.body.egress)), try tagSet(group.id),
+             .text("securityGroupArn", "arn:aws:ec2:\(site.region):\(group.record.account):security-group/\(group.id)")]
         })]
     }
 

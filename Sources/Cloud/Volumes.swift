@@ -120,7 +120,24 @@ extension CloudCall {
         [.text("volumeId", id), .text("size", "\(volume.size)"), .text("snapshotId", ""),
          .text("availabilityZone", volume.zone), .text("status", volume.state),
          .text("createTime", WireDate.format(createdAt)), .text("volumeType", volume.volumeType),
-         .text("encrypted", "false")]
+         .text("iops", "\(Self.nominalIops(volume))"), .text("throughput", "\(Self.nominalThroughput(volume))"),
+         .text("multiAttachEnabled", "false"), .text("encrypted", "false")]
+    }
+
+    /// EC2's baseline IOPS for the type and size (gp2: 3 per GiB, 100 to 16,000; gp3: 3,000). Nominal: veem does not
+    /// throttle disks yet.
+    static func nominalIops(_ volume: VolumeRecord) -> Int {
+        switch volume.volumeType {
+        case "gp3": 3000
+        case "io1", "io2": min(max(volume.size * 50, 100), 64_000)
+        case "standard", "sc1", "st1": 100
+        default: min(max(volume.size * 3, 100), 16_000)
+        }
+    }
+
+    /// EC2's throughput for the type in MiB/s (gp3: 125 baseline). Nominal, as the IOPS.
+    static func nominalThroughput(_ volume: VolumeRecord) -> Int {
+        ["gp3": 125, "gp2": 250, "io1": 1000, "io2": 1000, "st1": 500, "sc1": 250, "standard": 90][volume.volumeType] ?? 125
     }
 
     func attachmentItem(_ id: String, _ attachment: VolumeRecord.Attachment, status: String) -> [EC2XML.Node] {

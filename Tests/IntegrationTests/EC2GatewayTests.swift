@@ -38,6 +38,7 @@ import VMI
                                                        environment: environment)
             #expect(result.status == 0, "\(name) failed:\n\(result.output)")
             #expect(result.output.contains("ok \(name)"))
+            if name == "model" { print(result.output) }  // the share of each action's output members, for the log
         }
     }
 
@@ -47,5 +48,7 @@ import VMI
     }
     @Test func oneAccountCannotSeeOrTouchAnothersResources() async throws { try await scenario("isolation") }
     @Test func badInputGetsTheEC2ErrorAndChangesNothing() async throws { try await scenario("bad_input") }
+    /// Every answer holds only members of botocore's output shape, typed right, and what EC2 always returns.
+    @Test func everyAnswerFitsBotocoresServiceModel() async throws { try await scenario("model") }
     @Test func pauseSuspendAndServiceManifestsThroughTheQueryAPI() async throws { try await scenario("extensions") }
 }

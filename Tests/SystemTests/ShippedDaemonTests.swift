@@ -14,7 +14,8 @@ import VeemTestSupport
         .appendingPathComponent("IntegrationTests/EC2/ec2_scenarios.py").path
     static let image = "ami-0000000000000001a"
 
-    /// A two-tier service for the test-driver hosts (only they offer the image `small`).
+    /// A two-tier service for the test-driver hosts (only they offer the image `small`); no elasticity rule, so that
+    /// its replica counts stay put while daemons are killed and restarted.
     static let manifest = """
         service: shop
         components:
@@ -34,8 +35,6 @@ import VeemTestSupport
             image: small
             networks: [red]
             replicas: {initial: 1, min: 1, max: 2}
-        rules:
-          - {rule: Replicas(C1) = RequestPerSecond(C1) / 500, period: 5s, cooldown: 30s, window: 30s}
         """
 
     @Test func aSiteOfShippedDaemonsServesThroughItsPublicInterfaces() async throws {
@@ -111,11 +110,12 @@ import VeemTestSupport
         let guest = try await tcg.boot(tiny: tiny)
         #expect(tcg.bootMarkers(guest) == 1)
 
-        // EC2 clients against the gateway process: awscli's lifecycle and boto3's isolation between two accounts.
+        // EC2 clients against the gateway process: awscli's lifecycle, boto3's isolation between two accounts, and
+        // every answer walked through botocore's service model.
         let ec2 = try await Self.accounts(site).merging([
             "VEEM_EC2_URL": "http://127.0.0.1:\(port)", "VEEM_EC2_REGION": "site1", "VEEM_EC2_IMAGE": Self.image,
         ]) { $1 }
-        for scenario in ["lifecycle", "isolation"] {
+        for scenario in ["lifecycle", "isolation", "model"] {
             let result = try await ExternalCommand.run("/usr/bin/env", ["python3", Self.ec2Scenarios, scenario],
                                                        environment: ProcessInfo.processInfo.environment
                                                            .merging(ec2) { $1 })

@@ -1,6 +1,6 @@
 """EC2 scenarios run by real awscli and boto3 against a veem gateway (EC2GatewayTests starts the site).
 
-Usage: ec2_scenarios.py SCENARIO. The environment gives VEEM_EC2_URL, VEEM_EC2_REGION, VEEM_EC2_IMAGE and two
+Usage: ec2_scenarios.py SCENARIO (`model` runs ec2_model.py: every answer walked through botocore's model). The environment gives VEEM_EC2_URL, VEEM_EC2_REGION, VEEM_EC2_IMAGE and two
 accounts: VEEM_A_ID/KEY/SECRET and VEEM_B_ID/KEY/SECRET. Every check asserts; any failure exits non-zero with a
 traceback naming it.
 """
@@ -391,4 +391,4 @@ def bad_input():
 
 if __name__ == "__main__":
     {"lifecycle": lifecycle, "extensions": extensions, "resources": resources, "isolation": isolation,
-     "bad_input": bad_input}[sys.argv[1]]()
+     "bad_input": bad_input, "model": lambda: __import__("ec2_model").main()}[sys.argv[1]]()
