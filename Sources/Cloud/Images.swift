@@ -49,6 +49,7 @@ extension CloudCall {
     func describeImages() throws -> [EC2XML.Node] {
         var images = try visibleImages()
         let ids = form.list("ImageId")
+        let page = try Page(form, idsGiven: !ids.isEmpty, idName: "ImageId")
         for id in ids where !images.contains(where: { $0.id == id }) {
             throw EC2Error.notFound("InvalidAMIID.NotFound", id, "image id")
         }
@@ -65,7 +66,7 @@ extension CloudCall {
                 }
             }
         }
-        let shown = try filtered(images, id: \.id, [
+        let matching = try filtered(images, id: \.id, [
             "image-id": { image in [image.id] },
             "name": { image in [image.name] },
             "owner-id": { image in [image.owner] },
@@ -75,6 +76,11 @@ extension CloudCall {
             "image-type": { image in ["machine"] },
             "description": { image in [image.description ?? ""] },
         ])
+        // The site's own images (no creation time) come first, in declared order.
+        let order = Dictionary(images.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let (shown, next) = page.slice(matching) { image in
+            image.createdAt.map { Page.key($0, image.id) } ?? String(format: "-%08d", order[image.id] ?? 0)
+        }
         return [.items("imagesSet", try shown.map { image in
             var item: [EC2XML.Node] = [
                 .text("imageId", image.id), .text("imageLocation", image.location), .text("imageState", "available"),
@@ -87,7 +93,7 @@ extension CloudCall {
             if let description = image.description { item.append(.text("description", description)) }
             item.append(try tagSet(image.id))
             return item
-        })]
+        })] + page.token(next)
     }
 
     /// ImageLocation names the image file hosts offer; Name is unique per account.

@@ -152,8 +152,11 @@ extension CloudCall {
     ] }
 
     func describeInstances() throws -> [EC2XML.Node] {
-        let all = try filtered(try instances(ids("InstanceId", prefix: "i", notFound: "InvalidInstanceID")),
-                               id: \.id, Self.instanceFilters)
+        let ids = try self.ids("InstanceId", prefix: "i", notFound: "InvalidInstanceID")
+        let page = try Page(form, idsGiven: !ids.isEmpty, idName: "InstanceId")
+        let (all, next) = page.slice(try filtered(try instances(ids), id: \.id, Self.instanceFilters)) {
+            Page.key($0.record.launchTime, $0.id)
+        }
         var order: [String] = []
         var byReservation: [String: [Instance]] = [:]
         for instance in all {
@@ -161,6 +164,7 @@ extension CloudCall {
             byReservation[instance.record.reservationId, default: []].append(instance)
         }
         return [.items("reservationSet", try order.map { try reservationBody($0, byReservation[$0]!) })]
+            + page.token(next)
     }
 
     /// Applies a VMI action to each named instance: `instancesSet` with previous and current states.

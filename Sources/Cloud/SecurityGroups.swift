@@ -75,6 +75,7 @@ extension CloudCall {
     func describeSecurityGroups() throws -> [EC2XML.Node] {
         _ = try defaultGroup()
         let names = form.list("GroupName"), ids = form.list("GroupId")
+        let page = try Page(form, idsGiven: !names.isEmpty || !ids.isEmpty, idName: "GroupId")
         var groups = try all(SecurityGroupRecord.self)
         for name in names where !groups.contains(where: { $0.record.name == name }) {
             throw EC2Error("InvalidGroup.NotFound", "The security group '\(name)' does not exist")
@@ -85,7 +86,7 @@ extension CloudCall {
         if !names.isEmpty || !ids.isEmpty {
             groups = groups.filter { names.contains($0.record.name ?? "") || ids.contains($0.id) }
         }
-        let shown = try filtered(groups, id: \.id, [
+        let matching = try filtered(groups, id: \.id, [
             "group-name": { group in [group.record.name ?? ""] },
             "group-id": { group in [group.id] },
             "description": { group in [group.body.description] },
@@ -96,13 +97,14 @@ extension CloudCall {
             "ip-permission.to-port": { group in group.body.ingress.compactMap { $0.toPort.map(String.init) } },
             "ip-permission.group-id": { group in group.body.ingress.compactMap(\.group) },
         ])
+        let (shown, next) = page.slice(matching) { Page.key($0.record.createdAt, $0.id) }
         return [.items("securityGroupInfo", try shown.map { group in
             [.text("ownerId", group.record.account), .text("groupId", group.id),
              .text("groupName", group.record.name ?? ""), .text("groupDescription", group.body.description),
              .items("ipPermissions", permissions(group.body.ingress)),
              .items("ipPermissionsEgress", permissions(group.body.egress)), try tagSet(group.id),
              .text("securityGroupArn", "arn:aws:ec2:\(site.region):\(group.record.account):security-group/\(group.id)")]
-        })]
+        })] + page.token(next)
     }
 
     /// Rules grouped into EC2's permissions (one per protocol and port range).

@@ -37,15 +37,30 @@ extension CloudCall {
         }
         let shown = try filtered(names.isEmpty ? known : names, id: { $0 }, [
             "zone-name": { zone in [zone] },
-            "zone-id": { zone in ["\(self.site.region)-\(zone)"] },
+            "zone-id": { zone in [self.zoneId(zone)] },
             "state": { zone in [state(zone)] },
             "region-name": { zone in [self.site.region] },
         ])
         return [.items("availabilityZoneInfo", shown.map { zone in
             [.text("zoneName", zone), .text("zoneState", state(zone)), .text("regionName", site.region),
-             .text("zoneId", "\(site.region)-\(zone)"), .text("zoneType", "availability-zone"),
+             .text("zoneId", zoneId(zone)), .text("zoneType", "availability-zone"),
              .items("messageSet", [])]
         })]
+    }
+
+    /// A zone named in EC2's shape, `<region><letter>` (`us-east-1a`), has EC2's kind of id, `<short region>-az<n>`
+    /// (`use1-az1`); any other host group name is `<region>-<group>`.
+    func zoneId(_ zone: String) -> String { Self.zoneId(zone, region: site.region) }
+
+    static func zoneId(_ zone: String, region: String) -> String {
+        guard zone.count == region.count + 1, zone.hasPrefix(region), let letter = zone.last,
+              let value = letter.asciiValue, (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(value)
+        else { return "\(region)-\(zone)" }
+        let parts = region.split(separator: "-")
+        let short = parts.enumerated().map { index, part in
+            index == 0 || part.allSatisfy(\.isNumber) ? String(part) : String(part.prefix(1))
+        }.joined()
+        return "\(short)-az\(value - UInt8(ascii: "a") + 1)"
     }
 
     func describeInstanceTypes() throws -> [EC2XML.Node] {
@@ -53,13 +68,16 @@ extension CloudCall {
         for name in names where site.instanceType(name) == nil {
             throw EC2Error.invalidParameterValue("InstanceType", "'\(name)' is not one of this site's types")
         }
+        let page = try Page(form, idsGiven: !names.isEmpty, idName: "InstanceType", range: 5...100)
         let types = site.instanceTypes.filter { names.isEmpty || names.contains($0.name) }
-        let shown = try filtered(types, id: \.name, [
+        let order = Dictionary(types.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let matching = try filtered(types, id: \.name, [
             "instance-type": { type in [type.name] },
             "vcpu-info.default-vcpus": { type in ["\(type.cpus)"] },
             "memory-info.size-in-mib": { type in ["\(type.memoryMiB)"] },
             "instance-storage-info.total-size-in-gb": { type in ["\(type.diskGiB)"] },
         ])
+        let (shown, next) = page.slice(matching) { String(format: "%08d", order[$0.name] ?? 0) }
         return [.items("instanceTypeSet", shown.map { type in
             [.text("instanceType", type.name), .text("currentGeneration", "true"),
              .element("vCpuInfo", [.text("defaultVCpus", "\(type.cpus)"), .text("defaultCores", "\(type.cpus)"),
@@ -70,7 +88,7 @@ extension CloudCall {
              .element("processorInfo", [.element("supportedArchitectures", [.text("item", "x86_64")])]),
              .element("supportedUsageClasses", [.text("item", "on-demand")]),
              .element("supportedRootDeviceTypes", [.text("item", "instance-store")])]
-        })]
+        })] + page.token(next)
     }
 
     static let siteActions: [String: Action] = [

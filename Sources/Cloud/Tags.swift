@@ -77,9 +77,12 @@ extension CloudCall {
         ]
         let filters = Filters(form)
         try filters.check(known.keys)
-        let shown = try all.filter { tag in try filters.match(tags: []) { known[$0]?(tag) } }
+        let page = try Page(form, idsGiven: false, idName: "", range: 5...1000)
+        let (shown, next) = page.slice(try all.filter { tag in try filters.match(tags: []) { known[$0]?(tag) } }) {
+            $0.resource + "\u{0}" + $0.key
+        }
         return [.items("tagSet", shown.map { [.text("resourceId", $0.resource), .text("resourceType", $0.type),
-                                              .text("key", $0.key), .text("value", $0.value)] })]
+                                              .text("key", $0.key), .text("value", $0.value)] })] + page.token(next)
     }
 
     static let tagActions: [String: Action] = [

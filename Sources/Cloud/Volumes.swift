@@ -95,7 +95,8 @@ extension CloudCall {
     }
 
     func describeVolumes() throws -> [EC2XML.Node] {
-        let volumes = try filtered(try selected(form.list("VolumeId"), VolumeRecord.self) {
+        let page = try Page(form, idsGiven: !form.list("VolumeId").isEmpty, idName: "VolumeId")
+        let matching = try filtered(try selected(form.list("VolumeId"), VolumeRecord.self) {
             .notFound("InvalidVolume.NotFound", $0, "volume")
         }, id: \.id, [
             "volume-id": { volume in [volume.id] },
@@ -107,13 +108,14 @@ extension CloudCall {
             "attachment.device": { volume in volume.body.attachment.map { [$0.device] } ?? [] },
             "attachment.status": { volume in volume.body.attachment == nil ? [] : ["attached"] },
         ])
+        let (volumes, next) = page.slice(matching) { Page.key($0.record.createdAt, $0.id) }
         return [.items("volumeSet", try volumes.map { volume in
             volumeItem(volume.id, volume.body, createdAt: volume.record.createdAt) + [
                 .items("attachmentSet", volume.body.attachment.map { [attachmentItem(volume.id, $0, status: "attached")] }
                     ?? []),
                 try tagSet(volume.id),
             ]
-        })]
+        })] + page.token(next)
     }
 
     func volumeItem(_ id: String, _ volume: VolumeRecord, createdAt: Date) -> [EC2XML.Node] {

@@ -37,6 +37,34 @@ import VMI
         #expect(throws: EC2Error.self) { try Filters(QueryForm("Filter.1.Name=colour&Filter.1.Value.1=red")).check(["state"]) }
     }
 
+    @Test func zonesInEC2sShapeGetEC2sKindOfId() {
+        #expect(CloudCall.zoneId("us-east-1a", region: "us-east-1") == "use1-az1")
+        #expect(CloudCall.zoneId("eu-west-2c", region: "eu-west-2") == "euw2-az3")
+        #expect(CloudCall.zoneId("site1b", region: "site1") == "site1-az2")
+        #expect(CloudCall.zoneId("default", region: "site1") == "site1-default")
+        #expect(CloudCall.zoneId("site1-rack", region: "site1") == "site1-site1-rack")
+    }
+
+    @Test func pagesFollowTheirKeySoThatAdditionsNeitherRepeatNorSkip() throws {
+        let first = try Page(QueryForm("MaxResults=5"), idsGiven: false, idName: "InstanceId")
+        var items = (1...7).map { "k\($0)" }
+        let (page1, next1) = first.slice(items) { $0 }
+        #expect(page1 == ["k1", "k2", "k3", "k4", "k5"])
+        let token = try #require(first.token(next1).first)
+        guard case .text("nextToken", let value) = token else { Issue.record("\(token)"); return }
+        items.insert("k0", at: 0)  // created "earlier" in key order: already behind the reader
+        items.append("k8")
+        let second = try Page(QueryForm("MaxResults=5&NextToken=\(value.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)"),
+                              idsGiven: false, idName: "InstanceId")
+        let (page2, next2) = second.slice(items) { $0 }
+        #expect(page2 == ["k6", "k7", "k8"] && next2 == nil)
+        #expect(throws: EC2Error.self) { try Page(QueryForm("MaxResults=4"), idsGiven: false, idName: "InstanceId") }
+        #expect(throws: EC2Error.self) { try Page(QueryForm("MaxResults=5"), idsGiven: true, idName: "InstanceId") }
+        #expect(throws: EC2Error.self) { try Page(QueryForm("NextToken=bogus"), idsGiven: false, idName: "InstanceId") }
+        let whole = try Page(QueryForm(""), idsGiven: false, idName: "InstanceId")
+        #expect(whole.slice(["b", "a"]) { $0 } == (["b", "a"], nil))
+    }
+
     static func vee(_ desired: VEEState, _ observed: VEEState) -> VEEView {
         VEEView(id: "v", spec: VEESpec(name: "i-0", image: "tiny"), host: "h", desired: desired, observed: observed,
                 updatedAt: Date())

@@ -162,6 +162,9 @@ def main():
     instance = run["Instances"][0]["InstanceId"]
     ec2.get_waiter("instance_running").wait(InstanceIds=[instance], WaiterConfig={"Delay": 1, "MaxAttempts": 60})
     ec2.describe_instances()
+    ec2.describe_instances(MaxResults=5)
+    ec2.describe_instance_status(IncludeAllInstances=True)
+    ec2.describe_account_attributes()
     ec2.create_tags(Resources=[instance], Tags=[{"Key": "Name", "Value": "model"}])
     ec2.describe_tags()
     address = ec2.allocate_address(Domain="vpc")["AllocationId"]

@@ -389,6 +389,62 @@ def bad_input():
     print("ok bad_input", len(cases) + 3, "cases")
 
 
+def tools():
+    """What awscli, boto3, Terraform and Ansible call first: account attributes, instance status (and awscli's
+    instance-status-ok waiter), pages of every paginated Describe with boto3's paginators."""
+    ec2 = client()
+    attributes = {a["AttributeName"]: [v["AttributeValue"] for v in a["AttributeValues"]]
+                  for a in ec2.describe_account_attributes()["AccountAttributes"]}
+    assert attributes["supported-platforms"] == ["VPC"] and int(attributes["max-instances"][0]) > 0, attributes
+    assert {"default-vpc", "max-elastic-ips", "vpc-max-elastic-ips",
+            "vpc-max-security-groups-per-interface"} <= set(attributes), attributes
+    only = ec2.describe_account_attributes(AttributeNames=["max-instances"])["AccountAttributes"]
+    assert [a["AttributeName"] for a in only] == ["max-instances"], only
+    expect_error("InvalidParameterValue", ec2.describe_account_attributes, AttributeNames=["colour"])
+
+    run = aws("run-instances", "--image-id", IMAGE, "--instance-type", "t2.nano", "--count", "6")
+    ids = sorted(i["InstanceId"] for i in run["Instances"])
+    aws("wait", "instance-status-ok", "--instance-ids", *ids)
+    statuses = ec2.describe_instance_status(InstanceIds=ids)["InstanceStatuses"]
+    assert sorted(s["InstanceId"] for s in statuses) == ids, statuses
+    for status in statuses:
+        assert status["InstanceStatus"]["Status"] == "ok" and status["SystemStatus"]["Status"] == "ok", status
+        assert status["InstanceStatus"]["Details"] == [{"Name": "reachability", "Status": "passed"}], status
+    ec2.stop_instances(InstanceIds=ids[:1])
+    ec2.get_waiter("instance_stopped").wait(InstanceIds=ids[:1], WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    assert ec2.describe_instance_status(InstanceIds=ids[:1])["InstanceStatuses"] == []
+    stopped = ec2.describe_instance_status(InstanceIds=ids[:1], IncludeAllInstances=True)["InstanceStatuses"][0]
+    assert stopped["InstanceState"]["Name"] == "stopped", stopped
+    assert stopped["InstanceStatus"]["Status"] == "not-applicable", stopped
+
+    # Pages: five at a time; an instance launched between pages shows up once, nothing repeats or goes missing.
+    first = ec2.describe_instances(MaxResults=5)
+    seen = [i["InstanceId"] for r in first["Reservations"] for i in r["Instances"]]
+    assert len(seen) == 5 and "NextToken" in first, first
+    late = ec2.run_instances(ImageId=IMAGE, InstanceType="t2.nano", MinCount=1, MaxCount=1)["Instances"][0]
+    rest = ec2.describe_instances(MaxResults=5, NextToken=first["NextToken"])
+    seen += [i["InstanceId"] for r in rest["Reservations"] for i in r["Instances"]]
+    assert sorted(seen) == sorted(ids + [late["InstanceId"]]), (seen, ids, late["InstanceId"])
+    paged = [i["InstanceId"] for page in ec2.get_paginator("describe_instances").paginate(
+        PaginationConfig={"PageSize": 5}) for r in page["Reservations"] for i in r["Instances"]]
+    assert sorted(paged) == sorted(ids + [late["InstanceId"]]), paged
+    for volume in range(6):
+        ec2.create_volume(AvailabilityZone="default", Size=1)
+    for name, key, extra in [("describe_volumes", "Volumes", {}),
+                             ("describe_instance_status", "InstanceStatuses", {"IncludeAllInstances": True}),
+                             ("describe_tags", "Tags", {}), ("describe_security_groups", "SecurityGroups", {}),
+                             ("describe_images", "Images", {})]:
+        whole = getattr(ec2, name)(**extra)[key]
+        pages = [item for page in ec2.get_paginator(name).paginate(PaginationConfig={"PageSize": 5}, **extra)
+                 for item in page[key]]
+        assert len(pages) == len(whole) and sorted(map(str, pages)) == sorted(map(str, whole)), (name, pages, whole)
+    expect_error("InvalidParameterValue", ec2.describe_instances, MaxResults=4)
+    expect_error("InvalidParameterCombination", ec2.describe_instances, InstanceIds=ids[:1], MaxResults=5)
+    expect_error("InvalidPaginationToken", ec2.describe_instances, MaxResults=5, NextToken="not-a-token")
+    ec2.terminate_instances(InstanceIds=ids + [late["InstanceId"]])
+    print("ok tools")
+
+
 if __name__ == "__main__":
     {"lifecycle": lifecycle, "extensions": extensions, "resources": resources, "isolation": isolation,
-     "bad_input": bad_input, "model": lambda: __import__("ec2_model").main()}[sys.argv[1]]()
+     "bad_input": bad_input, "tools": tools, "model": lambda: __import__("ec2_model").main()}[sys.argv[1]]()

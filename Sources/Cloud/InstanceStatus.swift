@@ -1,0 +1,84 @@
+import EC2
+import Foundation
+import VMI
+
+/// DescribeInstanceStatus: EC2's two status checks, from what veem knows. The instance check passes once the guest
+/// printed its boot marker (ACTIVE), the system check while its host is UP; `aws ec2 wait instance-status-ok` relies
+/// on both.
+extension CloudCall {
+    func describeInstanceStatus() throws -> [EC2XML.Node] {
+        let ids = try self.ids("InstanceId", prefix: "i", notFound: "InvalidInstanceID")
+        let page = try Page(form, idsGiven: !ids.isEmpty, idName: "InstanceId")
+        let includeAll = form.bool("IncludeAllInstances")
+        let hostState = Dictionary(try tx.hosts().map { ($0.id, $0.state) }, uniquingKeysWith: { a, _ in a })
+        let shown = try filtered(try instances(ids).filter { includeAll || $0.state == .running }, id: \.id, [
+            "instance-id": { [$0.id] },
+            "instance-state-name": { [$0.state.name] },
+            "instance-state-code": { ["\($0.state.code)"] },
+            "availability-zone": { [$0.record.zone] },
+            "instance-status.status": { [Self.instanceCheck($0).status] },
+            "instance-status.reachability": { [Self.instanceCheck($0).detail] },
+            "system-status.status": { [Self.systemCheck($0, hostState).status] },
+            "system-status.reachability": { [Self.systemCheck($0, hostState).detail] },
+        ])
+        let (items, next) = page.slice(shown) { Page.key($0.record.launchTime, $0.id) }
+        return [.items("instanceStatusSet", items.map { instance in
+            let check = Self.instanceCheck(instance)
+            let system = Self.systemCheck(instance, hostState)
+            return [
+                .text("instanceId", instance.id),
+                .text("availabilityZone", instance.record.zone),
+                .element("instanceState", [.text("code", "\(instance.state.code)"), .text("name", instance.state.name)]),
+                .element("instanceStatus", [.text("status", check.status), .items("details", [
+                    [.text("name", "reachability"), .text("status", check.detail)]])]),
+                .element("systemStatus", [.text("status", system.status), .items("details", [
+                    [.text("name", "reachability"), .text("status", system.detail)]])]),
+                .items("eventsSet", []),
+            ]
+        })] + page.token(next)
+    }
+
+    /// The instance check: `ok`/`passed` once booted, `initializing` while it boots, `impaired`/`failed` when the
+    /// host reported a failure, `not-applicable` when it is not running.
+    static func instanceCheck(_ instance: Instance) -> (status: String, detail: String) {
+        if instance.vee.observed == .failed { return ("impaired", "failed") }
+        switch instance.state {
+        case .running: return ("ok", "passed")
+        case .pending: return ("initializing", "initializing")
+        default: return ("not-applicable", "not-applicable")
+        }
+    }
+
+    /// The system check: the host's heartbeats.
+    static func systemCheck(_ instance: Instance, _ hosts: [String: HostState]) -> (status: String, detail: String) {
+        guard instance.state == .running || instance.state == .pending else { return ("not-applicable", "not-applicable") }
+        return hosts[instance.vee.host] == .up ? ("ok", "passed") : ("impaired", "failed")
+    }
+
+    /// DescribeAccountAttributes: what Terraform and the SDKs ask first. veem sets no per-account quotas, so the
+    /// limits are the site's: its CPUs (each instance needs at least one) and its public address pool.
+    func describeAccountAttributes() throws -> [EC2XML.Node] {
+        let cpus = try tx.hosts().filter { $0.state == .up }.map(\.capacity.cpus).reduce(0, +)
+        let attributes: [(String, [String])] = [
+            ("supported-platforms", ["VPC"]),
+            ("default-vpc", ["none"]),
+            ("max-instances", ["\(cpus)"]),
+            ("vpc-max-security-groups-per-interface", ["5"]),
+            ("max-elastic-ips", ["\(site.addressPool.count)"]),
+            ("vpc-max-elastic-ips", ["\(site.addressPool.count)"]),
+        ]
+        let asked = form.list("AttributeName")
+        for name in asked where !attributes.contains(where: { $0.0 == name }) {
+            throw EC2Error.invalidParameterValue("AttributeName", "'\(name)' is not an account attribute (one of "
+                + attributes.map(\.0).joined(separator: ", ") + ")")
+        }
+        return [.items("accountAttributeSet", attributes.filter { asked.isEmpty || asked.contains($0.0) }.map {
+            [.text("attributeName", $0.0), .items("attributeValueSet", $0.1.map { [.text("attributeValue", $0)] })]
+        })]
+    }
+
+    static let statusActions: [String: Action] = [
+        "DescribeInstanceStatus": Action(readOnly: true) { try $0.describeInstanceStatus() },
+        "DescribeAccountAttributes": Action(readOnly: true) { try $0.describeAccountAttributes() },
+    ]
+}
