@@ -11,6 +11,9 @@ public protocol CloudSiteOperations {
     /// Applies a VMI control action to a VEE (by id).
     func control(_ vee: String, _ action: VEEAction, _ tx: InventoryTransaction, _ now: Date,
                  _ effects: inout CloudEffects) throws -> VEEView
+    /// Records a new size for a VEE, taken at its next cold boot, if its host has room for the growth; nil if not.
+    func resize(_ vee: VEEView, to spec: VEESpec, _ tx: InventoryTransaction, _ now: Date,
+                _ effects: inout CloudEffects) throws -> VEEView?
     /// Deploys a service manifest.
     func submitService(_ manifest: String, _ tx: InventoryTransaction, _ now: Date,
                        _ effects: inout CloudEffects) throws -> ServiceView

@@ -18,6 +18,10 @@ struct InstanceRecord: StoredResource {
     var launchIndex: Int
     var userData: String?
     var clientToken: String?
+    /// DisableApiTermination: TerminateInstances refuses it while set.
+    var disableApiTermination: Bool?
+    /// InstanceInitiatedShutdownBehavior: stop (default) or terminate.
+    var shutdownBehavior: String?
 }
 
 /// One RunInstances call's instances, found again by its ClientToken.
@@ -105,12 +109,7 @@ extension CloudCall {
             .text("architecture", "x86_64"),
             .text("rootDeviceType", "instance-store"),
             .text("rootDeviceName", "/dev/vda"),
-            .items("blockDeviceMapping", instance.volumes.map { volume, attachment in
-                [.text("deviceName", attachment.device),
-                 .element("ebs", [.text("volumeId", volume), .text("status", "attached"),
-                                  .text("attachTime", WireDate.format(attachment.attachTime)),
-                                  .text("deleteOnTermination", "false")])]
-            }),
+            .items("blockDeviceMapping", blockDeviceMappings(instance)),
             .text("virtualizationType", "hvm"),
             .text("hypervisor", "xen"),
             .element("hibernationOptions", [.text("configured", "false")]),
@@ -125,6 +124,16 @@ extension CloudCall {
             .text("veemState", instance.vee.observed.rawValue),
         ]
         return item
+    }
+
+    /// The attached volumes, as EC2's block device mappings.
+    func blockDeviceMappings(_ instance: Instance) -> [[EC2XML.Node]] {
+        instance.volumes.map { volume, attachment in
+            [.text("deviceName", attachment.device),
+             .element("ebs", [.text("volumeId", volume), .text("status", "attached"),
+                              .text("attachTime", WireDate.format(attachment.attachTime)),
+                              .text("deleteOnTermination", "false")])]
+        }
     }
 
     func reservationBody(_ id: String, _ instances: [Instance]) throws -> [EC2XML.Node] {
@@ -172,7 +181,14 @@ extension CloudCall {
         let ids = try self.ids("InstanceId", prefix: "i", notFound: "InvalidInstanceID")
         guard !ids.isEmpty else { throw EC2Error.missingParameter("InstanceId") }
         var items: [[EC2XML.Node]] = []
-        for instance in try instances(ids) {
+        let found = try instances(ids)
+        if action == .destroy {
+            for instance in found where instance.record.disableApiTermination == true {
+                throw EC2Error("OperationNotPermitted", "The instance '\(instance.id)' may not be terminated. Modify "
+                    + "its 'disableApiTermination' instance attribute and try again.")
+            }
+        }
+        for instance in found {
             var vee = instance.vee
             if let action, vee.desired != .destroyed || action == .destroy {
                 do {

@@ -55,6 +55,8 @@ extension CloudCall {
         if let userData = form["UserData"], Data(base64Encoded: userData) == nil {
             throw EC2Error.invalidParameterValue("UserData", "must be base64")
         }
+        let behavior = form["InstanceInitiatedShutdownBehavior"]
+        if let behavior { try Self.checkShutdownBehavior(behavior) }
 
         let reservationId = ResourceID.make("r")
         var vees: [VEEView] = []
@@ -77,7 +79,9 @@ extension CloudCall {
             let record = InstanceRecord(vee: vee.id, reservationId: reservationId, imageId: image.id, instanceType: type.name,
                                         keyName: keyName, groups: groups, zone: hostGroups[vee.host] ?? zone ?? "default",
                                         launchTime: now, launchIndex: index, userData: form["UserData"],
-                                        clientToken: token)
+                                        clientToken: token,
+                                        disableApiTermination: form.bool("DisableApiTermination") ? true : nil,
+                                        shutdownBehavior: behavior)
             try insert(record, id: vee.spec.name,
                        duplicate: EC2Error("InternalError", "instance id collision", status: 500))
             _ = try operations.control(vee.id, .activate, tx, now, &effects)

@@ -92,6 +92,16 @@ struct SiteOperations: CloudSiteOperations {
         return view
     }
 
+    func resize(_ vee: VEEView, to spec: VEESpec, _ tx: InventoryTransaction, _ now: Date,
+                _ effects: inout CloudEffects) throws -> VEEView? {
+        let extra = Resources(cpus: spec.cpus - vee.spec.cpus, memoryMiB: spec.memoryMiB - vee.spec.memoryMiB,
+                              diskGiB: spec.diskGiB - vee.spec.diskGiB)
+        guard try coordinator.hasRoom(for: extra, vee, tx), let resized = try tx.updateSpec(vee.id, spec, at: now)
+        else { return nil }
+        effects.commands.append(resized)
+        return resized
+    }
+
     func submitService(_ manifest: String, _ tx: InventoryTransaction, _ now: Date,
                        _ effects: inout CloudEffects) throws -> ServiceView {
         try serviceCall(&effects, tx, now) { try coordinator.submitService(SubmitService(manifest: manifest), id: "",

@@ -104,7 +104,8 @@ extension CoordinatorService {
             for (index, replica) in live.enumerated() where replica.spec.cpus != cpus(component) {
                 var spec = replica.spec
                 spec.cpus = cpus(component)
-                guard try hasRoom(for: spec.cpus - replica.spec.cpus, replica, tx),
+                guard try hasRoom(for: Resources(cpus: spec.cpus - replica.spec.cpus, memoryMiB: 0, diskGiB: 0),
+                                  replica, tx),
                       let resized = try tx.updateSpec(replica.id, spec, at: now)
                 else { continue }
                 live[index] = resized
@@ -137,16 +138,18 @@ extension CoordinatorService {
     }
 
     /// Whether `replica`'s host can take `extraCPUs` more under the replica's class.
-    private func hasRoom(for extraCPUs: Int, _ replica: VEEView, _ tx: InventoryTransaction) throws -> Bool {
-        guard extraCPUs > 0 else { return true }
+    /// Whether the VEE's host can give it `extra` more (the growth of a resize; what shrinks counts as nothing).
+    func hasRoom(for extra: Resources, _ replica: VEEView, _ tx: InventoryTransaction) throws -> Bool {
+        let growth = Resources(cpus: max(extra.cpus, 0), memoryMiB: max(extra.memoryMiB, 0),
+                               diskGiB: max(extra.diskGiB, 0))
+        guard growth != Resources(cpus: 0, memoryMiB: 0, diskGiB: 0) else { return true }
         let placement = configuration.placement
         let footprint = try tx.footprint()
         guard let host = placement.hosts(try tx.hosts(footprint), footprint).first(where: { $0.id == replica.host })
         else { return false }
-        let growth = PlacementItem(name: "\(replica.spec.name)+cpus", resources: Resources(cpus: extraCPUs, memoryMiB: 0,
-                                                                                         diskGiB: 0),
-                                   image: replica.spec.image, slaClass: placement.slaClass(replica.slaClass))
-        if case .success = placement.scheduler.place([growth], on: [host]) { return true }
+        let item = PlacementItem(name: "\(replica.spec.name)+growth", resources: growth,
+                                 image: replica.spec.image, slaClass: placement.slaClass(replica.slaClass))
+        if case .success = placement.scheduler.place([item], on: [host]) { return true }
         return false
     }
 

@@ -165,6 +165,10 @@ def main():
     ec2.describe_instances(MaxResults=5)
     ec2.describe_instance_status(IncludeAllInstances=True)
     ec2.describe_account_attributes()
+    for attribute in ["instanceType", "userData", "disableApiTermination", "groupSet", "blockDeviceMapping",
+                      "instanceInitiatedShutdownBehavior", "rootDeviceName", "sourceDestCheck", "kernel"]:
+        ec2.describe_instance_attribute(InstanceId=instance, Attribute=attribute)
+    ec2.modify_instance_attribute(InstanceId=instance, DisableApiTermination={"Value": False})
     ec2.create_tags(Resources=[instance], Tags=[{"Key": "Name", "Value": "model"}])
     ec2.describe_tags()
     address = ec2.allocate_address(Domain="vpc")["AllocationId"]

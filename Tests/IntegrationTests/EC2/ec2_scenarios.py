@@ -442,7 +442,42 @@ def tools():
     expect_error("InvalidParameterCombination", ec2.describe_instances, InstanceIds=ids[:1], MaxResults=5)
     expect_error("InvalidPaginationToken", ec2.describe_instances, MaxResults=5, NextToken="not-a-token")
     ec2.terminate_instances(InstanceIds=ids + [late["InstanceId"]])
+    attributes_of_an_instance(ec2)
     print("ok tools")
+
+
+def attributes_of_an_instance(ec2):
+    """Describe/ModifyInstanceAttribute: type and user data only while stopped, DisableApiTermination honoured."""
+    one = ec2.run_instances(ImageId=IMAGE, InstanceType="t2.nano", MinCount=1, MaxCount=1,
+                            DisableApiTermination=True)["Instances"][0]["InstanceId"]
+    ec2.get_waiter("instance_running").wait(InstanceIds=[one], WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    def attribute(name):
+        return ec2.describe_instance_attribute(InstanceId=one, Attribute=name)
+    assert attribute("instanceType")["InstanceType"]["Value"] == "t2.nano"
+    assert attribute("disableApiTermination")["DisableApiTermination"]["Value"] is True
+    assert attribute("rootDeviceName")["RootDeviceName"]["Value"] == "/dev/vda"
+    expect_error("OperationNotPermitted", ec2.terminate_instances, InstanceIds=[one])
+    expect_error("IncorrectInstanceState", ec2.modify_instance_attribute, InstanceId=one,
+                 InstanceType={"Value": "m1.small"})
+    ec2.stop_instances(InstanceIds=[one])
+    ec2.get_waiter("instance_stopped").wait(InstanceIds=[one], WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    expect_error("DryRunOperation", ec2.modify_instance_attribute, InstanceId=one,
+                 InstanceType={"Value": "m1.medium"}, DryRun=True)
+    assert attribute("instanceType")["InstanceType"]["Value"] == "t2.nano", "DryRun changed nothing"
+    ec2.modify_instance_attribute(InstanceId=one, InstanceType={"Value": "m1.medium"})
+    ec2.modify_instance_attribute(InstanceId=one, UserData={"Value": b"echo hello"})
+    assert attribute("userData")["UserData"]["Value"] == base64.b64encode(b"echo hello").decode()
+    ec2.start_instances(InstanceIds=[one])
+    ec2.get_waiter("instance_running").wait(InstanceIds=[one], WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    described = ec2.describe_instances(InstanceIds=[one])["Reservations"][0]["Instances"][0]
+    assert described["InstanceType"] == "m1.medium" and described["CpuOptions"]["CoreCount"] == 2, described
+    expect_error("InvalidParameterValue", ec2.describe_instance_attribute, InstanceId=one, Attribute="colour")
+    expect_error("InvalidInstanceID.Malformed", ec2.describe_instance_attribute, InstanceId="i-nope",
+                 Attribute="instanceType")
+    expect_error("InvalidParameterValue", ec2.modify_instance_attribute, InstanceId=one,
+                 InstanceInitiatedShutdownBehavior={"Value": "terminate"})
+    ec2.modify_instance_attribute(InstanceId=one, DisableApiTermination={"Value": False})
+    ec2.terminate_instances(InstanceIds=[one])
 
 
 if __name__ == "__main__":
