@@ -81,7 +81,7 @@ public final class AgentService: Service {
                 continue
             }
             let command = ConvergeVEE(vee: domain.vee, spec: domain.record.spec, desired: domain.record.desired,
-                                      generation: domain.record.generation)
+                                      generation: domain.record.generation, reboots: domain.record.reboots)
             let result = await converger.converge(command)
             _ = await state.noteReport(result)
             observations.append(result)

@@ -29,12 +29,16 @@ struct Converger: Sendable {
         let vee = command.vee
         if command.desired == .destroyed { return try await destroy(vee) }
         let record = DomainRecord(vee: vee, host: host, spec: command.spec, desired: command.desired,
-                                  generation: command.generation)
+                                  generation: command.generation, reboots: command.reboots ?? 0)
         var status: DomainStatus
         var definedNow = false
+        // A reboot asked for since the domain last recorded one. Recorded before it is carried out, so a crash in
+        // between loses it rather than repeating it.
+        var rebootDue = false
         if let (existing, recorded) = try await driver.inspect(vee) {
             // Commands may arrive out of order after a reconnect: an older generation is already superseded.
             if let recorded, recorded.generation > command.generation { return existing.veeState }
+            rebootDue = record.reboots > (recorded?.reboots ?? 0)
             // Record what we were told first: after a crash, the agent's restart converges to it.
             if recorded != record { try await driver.setRecord(record) }
             status = existing
@@ -47,6 +51,7 @@ struct Converger: Sendable {
         case .defined:
             return try await stop(vee, from: status, timeout: .seconds(command.shutdownTimeout))
         case .active:
+            if rebootDue, status == .running { return try await reboot(record, timeout: command.shutdownTimeout) }
             return try await activate(record, from: status, definedNow: definedNow)
         case .paused:
             if status == .paused { return .paused }
@@ -112,6 +117,32 @@ struct Converger: Sendable {
             }
             return .active
         }
+    }
+
+    /// RebootInstances: ask the guest (ACPI); if its boot marker does not come back within `timeout`, reset it.
+    /// Without a marker to judge by, the request alone is the reboot.
+    private func reboot(_ record: DomainRecord, timeout: Double) async throws -> VEEState {
+        let vee = record.vee
+        guard let marker = images[record.spec.image]?.bootMarker else {
+            try await driver.reboot(vee)
+            return .active
+        }
+        console.reset(vee)
+        await progress(VEEObservation(vee: vee, state: .booting))
+        try await driver.reboot(vee)
+        let driver = self.driver
+        let running: @Sendable () async -> Bool = { (try? await driver.status(of: vee)) == .running }
+        if await console.waitForMarker(marker, vee: vee, timeout: .milliseconds(Int64(timeout * 1000)),
+                                      stillRunning: running) {
+            return .active
+        }
+        console.reset(vee)
+        try await driver.reset(vee)
+        guard await console.waitForMarker(marker, vee: vee, timeout: bootTimeout, stillRunning: running) else {
+            throw VMIError(code: .timeout, message: "the guest did not show its boot marker within \(bootTimeout) "
+                + "of a reset")
+        }
+        return .active
     }
 
     /// SHUTDOWN: ask the guest, then power off once `timeout` passes.

@@ -29,13 +29,18 @@ extension CloudCall {
                 .text("instanceId", instance.id),
                 .text("availabilityZone", instance.record.zone),
                 .element("instanceState", [.text("code", "\(instance.state.code)"), .text("name", instance.state.name)]),
-                .element("instanceStatus", [.text("status", check.status), .items("details", [
-                    [.text("name", "reachability"), .text("status", check.detail)]])]),
-                .element("systemStatus", [.text("status", system.status), .items("details", [
-                    [.text("name", "reachability"), .text("status", system.detail)]])]),
+                Self.statusSummary("instanceStatus", check),
+                Self.statusSummary("systemStatus", system),
                 .items("eventsSet", []),
             ]
         })] + page.token(next)
+    }
+
+    /// A check as EC2 renders it: no details when it does not apply.
+    static func statusSummary(_ name: String, _ check: (status: String, detail: String)) -> EC2XML.Node {
+        guard check.status != "not-applicable" else { return .element(name, [.text("status", check.status)]) }
+        return .element(name, [.text("status", check.status),
+                               .items("details", [[.text("name", "reachability"), .text("status", check.detail)]])])
     }
 
     /// The instance check: `ok`/`passed` once booted, `initializing` while it boots, `impaired`/`failed` when the

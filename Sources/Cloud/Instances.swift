@@ -241,11 +241,12 @@ extension CloudCall {
         for instance in found where instance.state != .running {
             throw EC2Error("IncorrectInstanceState", "The instance '\(instance.id)' is not running")
         }
-        // Announced only: a reboot inside the guest comes with the agent's reboot command (a later issue).
+        // Its host reboots the guest (ACPI, then a reset if the boot marker does not come back in time).
         for instance in found {
+            guard let view = try tx.requestReboot(instance.vee.id, at: now) else { continue }
+            effects.commands.append(view)
             effects.events.append(SiteEvent(kind: .veeStateChanged, vee: instance.vee.id, state: .active,
-                                            message: "\(instance.id): reboot requested through EC2 (not carried out "
-                                                + "yet)"))
+                                            message: "\(instance.id): reboot requested through EC2"))
         }
         return [.text("return", "true")]
     }

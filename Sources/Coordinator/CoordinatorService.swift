@@ -55,7 +55,7 @@ public final class CoordinatorService: Service {
     /// inventory already holds the truth, and a coordinator restart sends it again.
     func command(_ vee: VEEView) {
         let body = ConvergeVEE(vee: vee.id, spec: vee.spec, desired: vee.desired, generation: vee.generation,
-                               shutdownTimeout: configuration.shutdownTimeout.seconds)
+                               shutdownTimeout: configuration.shutdownTimeout.seconds, reboots: vee.reboots)
         connection.post(Envelope(body: body, sender: sender), exchange: Topology.commandsExchange,
                         routingKey: vee.host, mandatory: true) { [logger] error in
             logger.error("command not delivered", metadata: ["vee": "\(vee.id)", "host": "\(vee.host)",

@@ -47,7 +47,8 @@ public enum DomainXML {
         let spec = (try? coder.encode(record.spec))?.base64EncodedString() ?? ""
         let name = prefixed ? "veem:vee xmlns:veem='\(namespace)'" : "vee"
         return "<\(name) id='\(escape(record.vee))' host='\(escape(record.host))'"
-            + " desired='\(record.desired.rawValue)' generation='\(record.generation)' spec='\(spec)'/>"
+            + " desired='\(record.desired.rawValue)' generation='\(record.generation)' reboots='\(record.reboots)'"
+            + " spec='\(spec)'/>"
     }
 
     private static let coder = JSONEncoder()
@@ -62,7 +63,9 @@ public enum DomainXML {
               let data = attributes["spec"].flatMap({ Data(base64Encoded: $0) }),
               let spec = try? decoder.decode(VEESpec.self, from: data)
         else { return nil }
-        return DomainRecord(vee: vee, host: host, spec: spec, desired: desired, generation: generation)
+        // Domains defined before reboots were recorded have none.
+        return DomainRecord(vee: vee, host: host, spec: spec, desired: desired, generation: generation,
+                            reboots: attributes["reboots"].flatMap(Int.init) ?? 0)
     }
 
     /// Escapes text for XML element content and both kinds of quoted attribute.

@@ -26,8 +26,11 @@ public struct DomainRecord: Sendable, Equatable {
     public var spec: VEESpec
     public var desired: VEEState
     public var generation: Int
+    /// The reboots carried out (or under way) on the domain, of those asked for.
+    public var reboots: Int
 
-    public init(vee: String, host: String, spec: VEESpec, desired: VEEState, generation: Int) {
+    public init(vee: String, host: String, spec: VEESpec, desired: VEEState, generation: Int, reboots: Int = 0) {
+        self.reboots = reboots
         self.vee = vee
         self.host = host
         self.spec = spec
@@ -84,6 +87,10 @@ public protocol HypervisorDriver: Sendable {
     func requestShutdown(_ vee: String) async throws
     /// Powers off at once.
     func powerOff(_ vee: String) async throws
+    /// Asks the guest to reboot (ACPI); returns at once.
+    func reboot(_ vee: String) async throws
+    /// Resets the guest at once, as the reset button would.
+    func reset(_ vee: String) async throws
     /// Undefines the domain with its managed save image; no error when it is already gone.
     func undefine(_ vee: String) async throws
     /// Creates the VEE's disk in the host's pool, of `sizeGiB`, on `backing` when given. Returns its path.

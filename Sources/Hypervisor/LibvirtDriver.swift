@@ -153,6 +153,14 @@ public final class LibvirtDriver: HypervisorDriver {
         try await withDomain(vee, "virDomainDestroy") { virDomainDestroy($0.pointer) }
     }
 
+    public func reboot(_ vee: String) async throws {
+        try await withDomain(vee, "virDomainReboot") { virDomainReboot($0.pointer, 0) }
+    }
+
+    public func reset(_ vee: String) async throws {
+        try await withDomain(vee, "virDomainReset") { virDomainReset($0.pointer, 0) }
+    }
+
     public func undefine(_ vee: String) async throws {
         try await pool.run { () throws in
             guard let domain = try self.lookup(vee) else { return }

@@ -159,6 +159,9 @@ enum InventorySchema {
                 END;
                 """)
         }
+        migrator.registerMigration("v7: reboots asked for each VEE") { db in
+            try db.execute(sql: "ALTER TABLE vees ADD COLUMN reboots INTEGER NOT NULL DEFAULT 0")
+        }
         return migrator
     }
 }

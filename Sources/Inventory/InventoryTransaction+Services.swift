@@ -81,6 +81,14 @@ extension InventoryTransaction {
                     arguments: [cpus, date, service, component])
     }
 
+    /// Asks for one more reboot of a VEE; bumps its generation so its host carries it out.
+    public func requestReboot(_ vee: String, at date: Date) throws -> VEEView? {
+        try execute(sql: """
+            UPDATE vees SET reboots = reboots + 1, generation = generation + 1, updated_at = ? WHERE id = ?
+            """, arguments: [date, vee])
+        return try fetchVEE(sql: "SELECT * FROM vees WHERE id = ?", arguments: [vee])?.view
+    }
+
     /// Replaces a VEE's spec (a resize); bumps its generation so its host records the new one.
     public func updateSpec(_ vee: String, _ spec: VEESpec, at date: Date) throws -> VEEView? {
         try execute(sql: """

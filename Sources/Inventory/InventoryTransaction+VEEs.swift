@@ -16,6 +16,7 @@ struct VEERow: FetchableRecord {
     var slaClass: String?
     var service: String?
     var component: String?
+    var reboots: Int
 
     init(row: Row) throws {
         id = row["id"]
@@ -30,12 +31,13 @@ struct VEERow: FetchableRecord {
         slaClass = row["sla_class"]
         service = row["service"]
         component = row["component"]
+        reboots = row["reboots"]
     }
 
     var view: VEEView {
         VEEView(id: id, spec: spec, host: host, desired: desired, observed: observed, lastError: lastError,
                 generation: generation, updatedAt: updatedAt, slaClass: slaClass, service: service,
-                component: component)
+                component: component, reboots: reboots == 0 ? nil : reboots)
     }
 }
 

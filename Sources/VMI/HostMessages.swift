@@ -97,7 +97,12 @@ public struct ConvergeVEE: VMIBody, Equatable {
     public var generation: Int
     /// Seconds a graceful shutdown may take before the VEE is powered off.
     public var shutdownTimeout: Double
-    public init(vee: String, spec: VEESpec, desired: VEEState, generation: Int, shutdownTimeout: Double = 60) {
+    /// How many reboots were asked for: a running VEE whose domain records fewer reboots once (ACPI, then a reset
+    /// after `shutdownTimeout`). Absent means none.
+    public var reboots: Int?
+    public init(vee: String, spec: VEESpec, desired: VEEState, generation: Int, shutdownTimeout: Double = 60,
+                reboots: Int? = nil) {
+        self.reboots = reboots
         self.vee = vee
         self.spec = spec
         self.desired = desired

@@ -81,10 +81,13 @@ public struct VEEView: Codable, Sendable, Equatable {
     public var slaClass: String?
     public var service: String?
     public var component: String?
+    /// How many reboots were asked for it (RebootInstances); absent from older coordinators.
+    public var reboots: Int?
 
     public init(id: String, spec: VEESpec, host: String, desired: VEEState, observed: VEEState,
                 lastError: String? = nil, generation: Int = 1, updatedAt: Date, slaClass: String? = nil,
-                service: String? = nil, component: String? = nil) {
+                service: String? = nil, component: String? = nil, reboots: Int? = nil) {
+        self.reboots = reboots
         self.slaClass = slaClass
         self.service = service
         self.component = component

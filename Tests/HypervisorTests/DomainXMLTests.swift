@@ -5,7 +5,7 @@ import VMI
 
 @Suite struct DomainXMLTests {
     let record = DomainRecord(vee: "0b4a9c9e-2f55-4a43-8d1e-3a2d4b5c6d7e", host: "h1",
-                              spec: VEESpec(name: "web1", image: "tiny"), desired: .active, generation: 3)
+                              spec: VEESpec(name: "web1", image: "tiny"), desired: .active, generation: 3, reboots: 2)
 
     @Test func escapingLeavesNoMarkupOrControlCharacters() {
         #expect(DomainXML.escape("</name><devices>&'\"\u{1}") == "&lt;/name&gt;&lt;devices&gt;&amp;&apos;&quot;")
@@ -29,5 +29,8 @@ import VMI
         let reserialised = element.replacingOccurrences(of: "'", with: "\"")
         #expect(DomainXML.record(fromMetadata: reserialised) == record)
         #expect(DomainXML.record(fromMetadata: "<other a=\"b\"/>") == nil)
+        // A domain recorded before reboots were: none carried out.
+        let older = element.replacingOccurrences(of: " reboots='\(record.reboots)'", with: "")
+        #expect(older != element && DomainXML.record(fromMetadata: older)?.reboots == 0)
     }
 }

@@ -35,7 +35,8 @@ import VMI
                                                          "v3: services, components, KPI history",
                                                          "v4: component CPU sizes set by rules",
                                                          "v5: EC2 accounts, access keys, cloud resources, tags",
-                                                         "v6: VEEs by name; changes to VEE footprints, for the placement cache"])
+                                                         "v6: VEEs by name; changes to VEE footprints, for the placement cache",
+                                                         "v7: reboots asked for each VEE"])
         #expect(try await again.read { try $0.hosts() }.map(\.id) == ["h1", "h2"])
     }
 

@@ -13,6 +13,8 @@ import VeemTestSupport
     static let ec2Scenarios = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("IntegrationTests/EC2/ec2_scenarios.py").path
     static let image = "ami-0000000000000001a"
+    /// The tiny guest, which only the qemu host offers.
+    static let tinyImage = "ami-0000000000000002b"
 
     /// A two-tier service for the test-driver hosts (only they offer the image `small`); no elasticity rule, so that
     /// its replica counts stay put while daemons are killed and restarted.
@@ -65,7 +67,7 @@ import VeemTestSupport
         async let coordinator = site.start("veem-coordinator", name: "coordinator", settings: [
             "VEEM_SITE": "site1", "VEEM_DATABASE": site.directory + "/coordinator.sqlite",
             "VEEM_HEARTBEAT_SECONDS": "1", "VEEM_SHUTDOWN_TIMEOUT_SECONDS": "20",
-            "VEEM_EC2_IMAGES": "\(Self.image):small:small-guest",
+            "VEEM_EC2_IMAGES": "\(Self.image):small:small-guest,\(Self.tinyImage):tiny:tiny-guest",
         ])
         async let small1 = site.start("veem-agent", name: "small1", settings: agentSettings(
             "small1", uri: try TestNode.uri(cpus: 4, memoryMiB: 4096), type: "test", images: images))
@@ -122,6 +124,8 @@ import VeemTestSupport
             #expect(result.status == 0, "\(scenario):\n\(result.output)")
         }
 
+        try await rebootThroughEC2(site, tcg: tcg, environment: ec2)
+
         try await killAndRestart(site, tcg: tcg, guest: guest)
 
         // Every unit with a watchdog got its pings; every daemon stops on SIGTERM within its TimeoutStopSec, exit 0.
@@ -177,6 +181,43 @@ import VeemTestSupport
         #expect(try await tcg.domainCount(guest) == 1)
         #expect(tcg.bootMarkers(guest) == 1, "adopted, not booted again")
         try await site.veemctl("update", "lone1", "activate", "--wait", "--timeout", "60")
+    }
+
+    /// RebootInstances reboots the real guest: its boot marker appears a second time, and it is running again.
+    func rebootThroughEC2(_ site: ShippedSite, tcg: TCGHost, environment: [String: String]) async throws {
+        var environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        environment["AWS_ACCESS_KEY_ID"] = environment["VEEM_A_KEY"]
+        environment["AWS_SECRET_ACCESS_KEY"] = environment["VEEM_A_SECRET"]
+        environment["AWS_DEFAULT_REGION"] = "site1"
+        environment["AWS_CONFIG_FILE"] = "/dev/null"
+        environment["AWS_SHARED_CREDENTIALS_FILE"] = "/dev/null"
+        environment["AWS_EC2_METADATA_DISABLED"] = "true"
+        let endpoint = try #require(environment["VEEM_EC2_URL"])
+        func aws(_ arguments: String...) async throws -> String {
+            let result = try await ExternalCommand.run("/usr/bin/env", ["aws", "--endpoint-url", endpoint,
+                                                                       "--output", "text", "ec2"] + arguments,
+                                                       environment: environment)
+            guard result.status == 0 else { throw TestSupportError("aws ec2 \(arguments): \(result.output)") }
+            return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let instance = try await aws("run-instances", "--image-id", Self.tinyImage, "--instance-type", "t2.nano",
+                                     "--query", "Instances[0].InstanceId")
+        _ = try await aws("wait", "instance-running", "--instance-ids", instance)
+        let vee = try #require(VeemctlTable.rows(try await site.veemctl("vees")).first { $0[0] == instance }?[1])
+        tcg.adopt(vee)
+        #expect(tcg.bootMarkers(vee) == 1)
+        let firstBoot = tcg.console(vee)
+        _ = try await aws("reboot-instances", "--instance-ids", instance)
+        // The agent empties the console before a boot it waits for; the guest's marker then comes back.
+        let rebooted = try await eventually(timeout: .seconds(120)) {
+            let now = tcg.console(vee)
+            return !now.hasPrefix(firstBoot) && now.contains("VEEM-GUEST-BOOTED")
+        }
+        #expect(rebooted, "the boot marker again on a fresh console after RebootInstances:\n\(tcg.console(vee))")
+        _ = try await aws("wait", "instance-status-ok", "--instance-ids", instance)
+        #expect(try await tcg.state(vee) == "running")
+        _ = try await aws("terminate-instances", "--instance-ids", instance)
+        _ = try await aws("wait", "instance-terminated", "--instance-ids", instance)
     }
 
     /// The port in the gateway's READY status ("EC2 API on 127.0.0.1:PORT").

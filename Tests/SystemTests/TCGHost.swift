@@ -29,11 +29,16 @@ struct TCGHost {
 
     func consolePath(_ vee: String) -> String { "\(site.directory)/\(host)/consoles/\(vee).log" }
 
-    /// How many times the guest printed its boot marker.
-    func bootMarkers(_ vee: String) -> Int {
-        ((try? String(contentsOfFile: consolePath(vee), encoding: .utf8)) ?? "")
-            .components(separatedBy: "VEEM-GUEST-BOOTED").count - 1
+    /// Takes a VEE made elsewhere (an EC2 instance) into the clean-up.
+    func adopt(_ vee: String) { booted.add(vee) }
+
+    /// The guest's serial console so far.
+    func console(_ vee: String) -> String {
+        String(decoding: FileManager.default.contents(atPath: consolePath(vee)) ?? Data(), as: UTF8.self)
     }
+
+    /// How many times the guest printed its boot marker.
+    func bootMarkers(_ vee: String) -> Int { console(vee).components(separatedBy: "VEEM-GUEST-BOOTED").count - 1 }
 
     /// `virsh domstate` of the VEE's domain.
     func state(_ vee: String) async throws -> String {

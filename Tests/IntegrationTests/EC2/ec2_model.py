@@ -48,7 +48,7 @@ def local(tag):
     return tag.split("}", 1)[-1]
 
 
-def check_scalar(text, shape, path):
+def check_scalar(text, shape, path, action):
     kind = shape.type_name
     text = text or ""
     try:
@@ -65,7 +65,7 @@ def check_scalar(text, shape, path):
         elif kind == "string" and shape.enum:
             assert text in shape.enum, f"not one of {shape.enum[:8]}…"
     except (ValueError, AssertionError) as error:
-        violations.append(f"{path}: '{text[:40]}' is not a {kind}{' enum' if shape.enum else ''} ({error})")
+        violations.append(f"{action}: {path}: '{text[:40]}' is not a {kind}{' enum' if shape.enum else ''} ({error})")
 
 
 def walk(element, shape, path, action):
@@ -103,7 +103,7 @@ def walk(element, shape, path, action):
     else:
         if len(element):
             violations.append(f"{action}: {path} should be a {kind}, has child elements")
-        check_scalar(element.text, shape, path)
+        check_scalar(element.text, shape, path, action)
 
 
 def check_answer(http_response, model, **_):
