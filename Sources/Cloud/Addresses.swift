@@ -32,7 +32,7 @@ extension CloudCall {
 
     /// AllocationId, or PublicIp.
     func targetAddress() throws -> Owned<AddressRecord> {
-        if let id = form["AllocationId"] {
+        if let id = try optionalId("AllocationId", prefix: "eipalloc", code: "InvalidAllocationID") {
             return try owned(id, AddressRecord.self, notFound: .notFound("InvalidAllocationID.NotFound", id,
                                                                          "allocation ID"))
         }
@@ -54,8 +54,8 @@ extension CloudCall {
     }
 
     func associateAddress() throws -> [EC2XML.Node] {
+        let instanceId = try requiredId("InstanceId", prefix: "i", code: "InvalidInstanceID")
         var address = try targetAddress()
-        let instanceId = try form.required("InstanceId")
         guard let instance = try instances([instanceId]).first, instance.state != .terminated,
               instance.state != .shuttingDown
         else { throw EC2Error.notFound("InvalidInstanceID.NotFound", instanceId, "instance ID") }
@@ -77,7 +77,7 @@ extension CloudCall {
 
     func disassociateAddress() throws -> [EC2XML.Node] {
         var address: Owned<AddressRecord>
-        if let association = form["AssociationId"] {
+        if let association = try optionalId("AssociationId", prefix: "eipassoc", code: "InvalidAssociationID") {
             guard let found = try all(AddressRecord.self).first(where: { $0.body.associationId == association }) else {
                 throw EC2Error("InvalidAssociationID.NotFound", "The association ID '\(association)' does not exist")
             }
@@ -93,7 +93,8 @@ extension CloudCall {
 
     func describeAddresses() throws -> [EC2XML.Node] {
         var addresses = try all(AddressRecord.self)
-        let ips = form.list("PublicIp"), ids = form.list("AllocationId")
+        let ips = form.list("PublicIp")
+        let ids = try self.ids("AllocationId", prefix: "eipalloc", notFound: "InvalidAllocationID")
         for ip in ips where !addresses.contains(where: { $0.body.publicIp == ip }) {
             throw EC2Error("InvalidAddress.NotFound", "Address '\(ip)' not found.")
         }

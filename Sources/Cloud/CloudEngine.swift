@@ -156,10 +156,30 @@ final class CloudCall {
     /// `Name.N` ids, each checked to have the right prefix.
     func ids(_ name: String, prefix: String, notFound: String) throws -> [String] {
         let ids = form.list(name)
-        for id in ids where !ResourceID.looksValid(id, prefix: prefix) {
-            throw EC2Error("\(notFound).Malformed", "Invalid id: \"\(id)\"")
-        }
+        for id in ids { try checkShape(id, prefix: prefix, code: notFound) }
         return ids
+    }
+
+    /// A required id, checked for its shape: as on EC2, a missing or malformed parameter is refused before anything
+    /// is looked up.
+    func requiredId(_ name: String, prefix: String, code: String) throws -> String {
+        let id = try form.required(name)
+        try checkShape(id, prefix: prefix, code: code)
+        return id
+    }
+
+    /// An optional id, checked for its shape when given.
+    func optionalId(_ name: String, prefix: String, code: String) throws -> String? {
+        guard let id = form[name] else { return nil }
+        try checkShape(id, prefix: prefix, code: code)
+        return id
+    }
+
+    /// `<code>.Malformed` unless `id` is `<prefix>-` and 8 to 17 hex digits.
+    func checkShape(_ id: String, prefix: String, code: String) throws {
+        guard ResourceID.looksValid(id, prefix: prefix) else {
+            throw EC2Error("\(code).Malformed", "Invalid id: \"\(id)\" (expecting \"\(prefix)-...\")")
+        }
     }
 }
 

@@ -31,6 +31,9 @@ public struct SiteImage: Sendable, Equatable {
     /// The image file hosts offer under this name (what a VEE's spec names).
     public var location: String
 
+    /// Whether `id` has the shape EC2 clients accept: `ami-` and 8 to 17 hex digits.
+    public static func isValidId(_ id: String) -> Bool { ResourceID.looksValid(id, prefix: "ami") }
+
     public init(id: String, name: String, location: String) {
         self.id = id
         self.name = name

@@ -47,8 +47,8 @@ extension CloudCall {
     func visibleImage(_ id: String) throws -> ImageInfo? { try visibleImages().first { $0.id == id } }
 
     func describeImages() throws -> [EC2XML.Node] {
+        let ids = try self.ids("ImageId", prefix: "ami", notFound: "InvalidAMIID")
         var images = try visibleImages()
-        let ids = form.list("ImageId")
         let page = try Page(form, idsGiven: !ids.isEmpty, idName: "ImageId")
         for id in ids where !images.contains(where: { $0.id == id }) {
             throw EC2Error.notFound("InvalidAMIID.NotFound", id, "image id")
@@ -118,7 +118,7 @@ extension CloudCall {
     }
 
     func ownedImage() throws -> Owned<ImageRecord> {
-        let id = try form.required("ImageId")
+        let id = try requiredId("ImageId", prefix: "ami", code: "InvalidAMIID")
         return try owned(id, ImageRecord.self, notFound: .notFound("InvalidAMIID.NotFound", id, "image id"))
     }
 

@@ -10,7 +10,8 @@ extension CloudCall {
     /// Places MaxCount instances (or as many as fit, down to MinCount) as VEEs named after their instance ids and
     /// activates them. A ClientToken seen before answers with that call's reservation and launches nothing.
     func runInstances() throws -> [EC2XML.Node] {
-        let imageId = try form.required("ImageId")
+        let imageId = try requiredId("ImageId", prefix: "ami", code: "InvalidAMIID")
+        for id in form.list("SecurityGroupId") { try checkShape(id, prefix: "sg", code: "InvalidGroupId") }
         let minCount = try form.integer("MinCount")
         let maxCount = try form.integer("MaxCount")
         guard minCount >= 1 else { throw EC2Error.invalidParameterValue("MinCount", "must be at least 1") }

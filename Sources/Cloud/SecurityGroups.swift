@@ -48,7 +48,7 @@ extension CloudCall {
 
     /// GroupId, or GroupName.
     func targetGroup() throws -> Owned<SecurityGroupRecord> {
-        if let id = form["GroupId"] {
+        if let id = try optionalId("GroupId", prefix: "sg", code: "InvalidGroupId") {
             return try owned(id, SecurityGroupRecord.self, notFound: .notFound("InvalidGroup.NotFound", id,
                                                                                "security group"))
         }
@@ -74,7 +74,7 @@ extension CloudCall {
 
     func describeSecurityGroups() throws -> [EC2XML.Node] {
         _ = try defaultGroup()
-        let names = form.list("GroupName"), ids = form.list("GroupId")
+        let names = form.list("GroupName"), ids = try self.ids("GroupId", prefix: "sg", notFound: "InvalidGroupId")
         let page = try Page(form, idsGiven: !names.isEmpty || !ids.isEmpty, idName: "GroupId")
         var groups = try all(SecurityGroupRecord.self)
         for name in names where !groups.contains(where: { $0.record.name == name }) {

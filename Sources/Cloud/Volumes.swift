@@ -26,7 +26,7 @@ extension CloudCall {
         guard try zones().contains(zone) else {
             throw EC2Error.invalidParameterValue("AvailabilityZone", "'\(zone)' is not a zone of this site")
         }
-        if let snapshot = form["SnapshotId"] {
+        if let snapshot = try optionalId("SnapshotId", prefix: "snap", code: "InvalidSnapshotID") {
             throw EC2Error("InvalidSnapshot.NotFound", "The snapshot '\(snapshot)' does not exist")
         }
         let size = try form.integer("Size")
@@ -45,7 +45,7 @@ extension CloudCall {
     }
 
     func targetVolume() throws -> Owned<VolumeRecord> {
-        let id = try form.required("VolumeId")
+        let id = try requiredId("VolumeId", prefix: "vol", code: "InvalidVolumeID")
         return try owned(id, VolumeRecord.self, notFound: .notFound("InvalidVolume.NotFound", id, "volume"))
     }
 
@@ -59,9 +59,10 @@ extension CloudCall {
     }
 
     func attachVolume() throws -> [EC2XML.Node] {
-        var volume = try targetVolume()
-        let instanceId = try form.required("InstanceId")
+        _ = try requiredId("VolumeId", prefix: "vol", code: "InvalidVolumeID")
+        let instanceId = try requiredId("InstanceId", prefix: "i", code: "InvalidInstanceID")
         let device = try form.required("Device")
+        var volume = try targetVolume()
         guard let instance = try instances([instanceId]).first, instance.state != .terminated else {
             throw EC2Error.notFound("InvalidInstanceID.NotFound", instanceId, "instance ID")
         }
@@ -84,6 +85,7 @@ extension CloudCall {
     }
 
     func detachVolume() throws -> [EC2XML.Node] {
+        _ = try optionalId("InstanceId", prefix: "i", code: "InvalidInstanceID")
         var volume = try targetVolume()
         guard let attachment = volume.body.attachment,
               form["InstanceId"].map({ $0 == attachment.instanceId }) ?? true
@@ -95,8 +97,9 @@ extension CloudCall {
     }
 
     func describeVolumes() throws -> [EC2XML.Node] {
-        let page = try Page(form, idsGiven: !form.list("VolumeId").isEmpty, idName: "VolumeId")
-        let matching = try filtered(try selected(form.list("VolumeId"), VolumeRecord.self) {
+        let ids = try self.ids("VolumeId", prefix: "vol", notFound: "InvalidVolumeID")
+        let page = try Page(form, idsGiven: !ids.isEmpty, idName: "VolumeId")
+        let matching = try filtered(try selected(ids, VolumeRecord.self) {
             .notFound("InvalidVolume.NotFound", $0, "volume")
         }, id: \.id, [
             "volume-id": { volume in [volume.id] },

@@ -13,8 +13,9 @@ enum CloudSettings {
         var site = CloudSite(region: region)
         if let text = settings["VEEM_EC2_IMAGES"] {
             site.images = try entries(text).map { fields in
-                guard (2...3).contains(fields.count), fields[0].hasPrefix("ami-"), !fields[1].isEmpty else {
-                    throw SettingsError(message: "VEEM_EC2_IMAGES entries are ID:FILE[:NAME] with an ami- id, got '"
+                guard (2...3).contains(fields.count), SiteImage.isValidId(fields[0]), !fields[1].isEmpty else {
+                    throw SettingsError(message: "VEEM_EC2_IMAGES entries are ID:FILE[:NAME] with an id of ami- and "
+                        + "8 to 17 hex digits, got '"
                         + fields.joined(separator: ":") + "'")
                 }
                 return SiteImage(id: fields[0], name: fields.count == 3 ? fields[2] : fields[1], location: fields[1])

@@ -30,6 +30,7 @@ import Testing
         ["VEEM_SLA_CLASSES": "Gold: cpu=0.5"], ["VEEM_SLA_CLASSES": "Gold: fast"], ["VEEM_SLA_CLASSES": ";"],
         ["VEEM_SLA_CLASSES": "Gold; Gold"], ["VEEM_LONE_VEE_CLASS": "Platinum"], ["VEEM_PREEMPTION": "maybe"],
         ["VEEM_PLACEMENT_WEIGHER": "random"], ["VEEM_MISSED_HEARTBEATS": "0"],
+        ["VEEM_EC2_IMAGES": "ami-tiny:tiny"], ["VEEM_EC2_IMAGES": "img-0000000000000001a:tiny"],
     ])
     func badSettingsAreRefusedByName(values: [String: String]) {
         do {

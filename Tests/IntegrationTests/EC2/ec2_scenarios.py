@@ -366,6 +366,31 @@ def bad_input():
         ("DescribeInstances", {"Filter.1.Name": "colour", "Filter.1.Value.1": "red"}, 400, "InvalidParameterValue"),
         ("AssociateAddress", {"AllocationId": "eipalloc-0123456789abcdef0", "InstanceId": "i-0123456789abcdef0"},
          400, "InvalidAllocationID.NotFound"),
+        # A missing parameter is named before anything is looked up, a malformed id before it is searched for.
+        ("AttachVolume", {"VolumeId": "vol-0123456789abcdef0"}, 400, "MissingParameter"),
+        ("AttachVolume", {"VolumeId": "vol-0123456789abcdef0", "InstanceId": "i-0123456789abcdef0"}, 400,
+         "MissingParameter"),
+        ("AttachVolume", {"VolumeId": "vol-0123456789abcdef0", "InstanceId": "web1", "Device": "/dev/vdb"}, 400,
+         "InvalidInstanceID.Malformed"),
+        ("AssociateAddress", {"AllocationId": "eipalloc-0123456789abcdef0"}, 400, "MissingParameter"),
+        ("DeleteVolume", {"VolumeId": "vol-nope"}, 400, "InvalidVolumeID.Malformed"),
+        ("DescribeVolumes", {"VolumeId.1": "volume-1"}, 400, "InvalidVolumeID.Malformed"),
+        ("DescribeImages", {"ImageId.1": "ami-zz"}, 400, "InvalidAMIID.Malformed"),
+        ("RunInstances", {"ImageId": "ami-zz", "MinCount": "1", "MaxCount": "1"}, 400, "InvalidAMIID.Malformed"),
+        ("RunInstances", {"ImageId": IMAGE, "MinCount": "1", "MaxCount": "1", "SecurityGroupId.1": "default"}, 400,
+         "InvalidGroupId.Malformed"),
+        ("DeleteSecurityGroup", {"GroupId": "sg-zz"}, 400, "InvalidGroupId.Malformed"),
+        ("ReleaseAddress", {"AllocationId": "eipalloc-zz"}, 400, "InvalidAllocationID.Malformed"),
+        ("DisassociateAddress", {"AssociationId": "eipassoc-zz"}, 400, "InvalidAssociationID.Malformed"),
+        ("CreateVolume", {"AvailabilityZone": "default", "Size": "1", "SnapshotId": "snap-zz"}, 400,
+         "InvalidSnapshotID.Malformed"),
+        ("DescribeInstances", {"MaxResults": "5", "InstanceId.1": "i-0123456789abcdef0"}, 400,
+         "InvalidParameterCombination"),
+        ("DescribeInstances", {"MaxResults": "5000"}, 400, "InvalidParameterValue"),
+        ("DescribeInstanceAttribute", {"InstanceId": "i-0123456789abcdef0"}, 400, "MissingParameter"),
+        # DryRun answers the real error when the call would fail.
+        ("TerminateInstances", {"InstanceId.1": "i-0123456789abcdef0", "DryRun": "true"}, 400,
+         "InvalidInstanceID.NotFound"),
     ]
     for action, params, status, code in cases:
         got, xml = raw(action, params)
