@@ -44,7 +44,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .target(name: "Agent", dependencies: [
-            "VMI", "Hypervisor", "Messaging", "Daemon",
+            "VMI", "Hypervisor", "Messaging", "Daemon", "EC2",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         // The EC2 resource model and actions (accounts, images, instances as VEEs, key pairs, groups, addresses,

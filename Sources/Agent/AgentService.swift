@@ -1,4 +1,5 @@
 import Daemon
+import EC2
 import Foundation
 import Hypervisor
 import Logging
@@ -118,6 +119,11 @@ public final class AgentService: Service {
             let command: ConvergeVEE
             do {
                 let message = try VMI.open(delivery.body)
+                if let read = message.body as? ConsoleOutputRequest {
+                    await answer(read, sentAt: message.header.sentAt)
+                    connection.ack(delivery)
+                    continue
+                }
                 if message.body is RegistrationRequest {
                     do {
                         try await registration()
@@ -141,6 +147,23 @@ public final class AgentService: Service {
                 // Ack only now: a crash before this point gets the command back after the restart.
                 connection.ack(delivery)
             }
+        }
+    }
+
+    /// GetConsoleOutput, answered straight to the gateway: the latest 64 KiB of the guest's serial console. A request
+    /// older than any gateway waits (it sat in the queue while this agent was down) is dropped.
+    func answer(_ read: ConsoleOutputRequest, sentAt: Date) async {
+        guard Date().timeIntervalSince(sentAt) < 60 else { return }
+        let path = ConsoleWatcher(directory: configuration.consoleDirectory).path(for: read.vee)
+        let console = (try? ConsoleWatcher.tail(of: path, bytes: EC2XML.consoleOutputLimit)) ?? Data()
+        let xml = EC2XML.consoleOutput(instanceId: read.instanceId, requestId: read.requestId, console: console,
+                                       at: Date())
+        do {
+            try await connection.send(Envelope(body: EC2Reply(status: 200, xml: xml), sender: sender,
+                                               correlationId: read.correlationId),
+                                      exchange: "", routingKey: read.replyTo, mandatory: true, persistent: false)
+        } catch {
+            logger.info("console output not delivered", metadata: ["vee": "\(read.vee)", "error": "\(error)"])
         }
     }
 

@@ -16,6 +16,16 @@ struct ConsoleWatcher: Sendable {
 
     func remove(_ vee: String) { try? FileManager.default.removeItem(atPath: path(for: vee)) }
 
+    /// The last `bytes` of a console log, without reading the rest; the zeros a truncation left behind a running
+    /// guest's writes are dropped.
+    static func tail(of path: String, bytes: Int) throws -> Data {
+        let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+        defer { try? handle.close() }
+        let size = try handle.seekToEnd()
+        try handle.seek(toOffset: size > UInt64(bytes) ? size - UInt64(bytes) : 0)
+        return Data((try handle.readToEnd() ?? Data()).drop { $0 == 0 })
+    }
+
     /// Waits until the console shows `marker`; false after `timeout`, or as soon as `stillRunning` says the domain
     /// stopped.
     func waitForMarker(_ marker: String, vee: String, timeout: Duration,

@@ -27,5 +27,14 @@ public protocol CloudSiteOperations {
 public struct CloudEffects: Sendable {
     public var commands: [VEEView] = []
     public var events: [SiteEvent] = []
+    /// A console to read on a host, whose agent answers the call itself (GetConsoleOutput).
+    public var consoleRead: ConsoleRead?
     public init() {}
+}
+
+/// GetConsoleOutput handed to the agent of `host`.
+public struct ConsoleRead: Sendable, Equatable {
+    public var vee: String
+    public var host: String
+    public var instanceId: String
 }

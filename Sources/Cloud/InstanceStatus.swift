@@ -87,3 +87,23 @@ extension CloudCall {
         "DescribeAccountAttributes": Action(readOnly: true) { try $0.describeAccountAttributes() },
     ]
 }
+
+/// GetConsoleOutput: checked here, answered by the agent of the instance's host, which reads the guest's serial
+/// console and replies to the gateway itself. An instance whose host is not UP has no console to read: empty output.
+extension CloudCall {
+    func getConsoleOutput() throws -> [EC2XML.Node] {
+        let id = try requiredId("InstanceId", prefix: "i", code: "InvalidInstanceID")
+        guard let instance = try instances([id]).first else {
+            throw EC2Error.notFound("InvalidInstanceID.NotFound", id, "instance ID")
+        }
+        let up = try tx.hosts().contains { $0.id == instance.vee.host && $0.state == .up }
+        if up, instance.state != .terminated {
+            effects.consoleRead = ConsoleRead(vee: instance.vee.id, host: instance.vee.host, instanceId: id)
+        }
+        return [.text("instanceId", id), .text("timestamp", WireDate.format(now))]
+    }
+
+    static let consoleActions: [String: Action] = [
+        "GetConsoleOutput": Action(readOnly: true) { try $0.getConsoleOutput() },
+    ]
+}

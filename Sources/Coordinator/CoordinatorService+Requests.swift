@@ -13,6 +13,8 @@ struct Outcome {
     var events: [SiteEvent] = []
     /// Keep the reply against re-delivery even though no VEE command went out (a changed EC2 resource).
     var recordReply = false
+    /// A GetConsoleOutput for a host's agent to answer instead of `reply`, with the EC2 request id.
+    var consoleRead: (read: ConsoleRead, ec2RequestId: String)?
 }
 
 /// VMI requests from clients: each gets one reply (VEEsAccepted, a report, or ErrorReply). Whatever has arrived is
@@ -57,6 +59,11 @@ extension CoordinatorService {
         }
         for (delivery, outcome) in zip(batch, outcomes) {
             send(outcome)
+            if let forward = outcome.consoleRead, let replyTo = delivery.properties.replyTo,
+               let correlationId = outcome.requestId {
+                readConsole(forward.read, ec2RequestId: forward.ec2RequestId, replyTo: replyTo,
+                            correlationId: correlationId)
+            }
             if let reply = outcome.reply, let replyTo = delivery.properties.replyTo {
                 connection.post(exchange: "", routingKey: replyTo, body: reply,
                                 properties: MessageProperties(correlationId: outcome.requestId, persistent: false),

@@ -1,3 +1,4 @@
+import Foundation
 import VMI
 
 /// EC2 Query responses: XML in the 2016-11-15 namespace with a request id; errors in the `<Response><Errors>` form.
@@ -54,4 +55,16 @@ public enum EC2XML {
     }
 
     public static func escape(_ text: String) -> String { XMLText.escape(text) }
+}
+
+extension EC2XML {
+    /// EC2 keeps the latest 64 KiB of a console.
+    public static let consoleOutputLimit = 64 << 10
+
+    /// GetConsoleOutput's answer: the last `consoleOutputLimit` bytes of `console`, base64; no `output` when empty.
+    public static func consoleOutput(instanceId: String, requestId: String, console: Data, at date: Date) -> String {
+        var body: [Node] = [.text("instanceId", instanceId), .text("timestamp", WireDate.format(date))]
+        if !console.isEmpty { body.append(.text("output", console.suffix(consoleOutputLimit).base64EncodedString())) }
+        return response(action: "GetConsoleOutput", requestId: requestId, body)
+    }
 }

@@ -103,3 +103,24 @@ public struct AccountReport: VMIBody, Equatable {
     public var accounts: [AccountView]
     public init(accounts: [AccountView]) { self.accounts = accounts }
 }
+
+/// Coordinator → agent: the EC2 GetConsoleOutput of one of the agent's VEEs, checked and authorised by the
+/// coordinator. The agent reads the guest's serial console (the latest 64 KiB) and sends the `EC2Reply` to
+/// `replyTo` with `correlationId`, so that the console never passes through the coordinator.
+public struct ConsoleOutputRequest: VMIBody, Equatable {
+    public static let messageType = MessageType.consoleOutputRequest
+    public var vee: String
+    public var instanceId: String
+    /// The EC2 request id the answer carries.
+    public var requestId: String
+    public var replyTo: String
+    public var correlationId: String
+
+    public init(vee: String, instanceId: String, requestId: String, replyTo: String, correlationId: String) {
+        self.vee = vee
+        self.instanceId = instanceId
+        self.requestId = requestId
+        self.replyTo = replyTo
+        self.correlationId = correlationId
+    }
+}

@@ -39,6 +39,8 @@ public enum MessageType: String, Codable, Sendable, CaseIterable {
     case createAccount = "CreateAccount"
     case accountInformation = "AccountInformation"
     case accountReport = "AccountReport"
+    // Coordinator → agent: an EC2 GetConsoleOutput the agent answers straight to the gateway that asked
+    case consoleOutputRequest = "ConsoleOutputRequest"
 }
 
 /// A message body: each type has exactly one.

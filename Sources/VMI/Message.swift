@@ -47,6 +47,7 @@ extension MessageType {
         case .createAccount: CreateAccount.self
         case .accountInformation: AccountInformation.self
         case .accountReport: AccountReport.self
+        case .consoleOutputRequest: ConsoleOutputRequest.self
         }
     }
 }

@@ -216,6 +216,10 @@ import VeemTestSupport
         #expect(rebooted, "the boot marker again on a fresh console after RebootInstances:\n\(tcg.console(vee))")
         _ = try await aws("wait", "instance-status-ok", "--instance-ids", instance)
         #expect(try await tcg.state(vee) == "running")
+        // GetConsoleOutput: the agent of the qemu host reads the guest's serial console and answers the gateway.
+        let output = try await aws("get-console-output", "--instance-id", instance, "--query", "Output")
+        let decoded = Data(base64Encoded: output).map { String(decoding: $0, as: UTF8.self) } ?? output
+        #expect(decoded.contains("VEEM-GUEST-BOOTED"), "the console through EC2: \(output.prefix(300))")
         _ = try await aws("terminate-instances", "--instance-ids", instance)
         _ = try await aws("wait", "instance-terminated", "--instance-ids", instance)
     }

@@ -165,6 +165,7 @@ def main():
     ec2.describe_instances(MaxResults=5)
     ec2.describe_instance_status(IncludeAllInstances=True)
     ec2.describe_account_attributes()
+    ec2.get_console_output(InstanceId=instance)
     for attribute in ["instanceType", "userData", "disableApiTermination", "groupSet", "blockDeviceMapping",
                       "instanceInitiatedShutdownBehavior", "rootDeviceName", "sourceDestCheck", "kernel"]:
         ec2.describe_instance_attribute(InstanceId=instance, Attribute=attribute)

@@ -466,6 +466,11 @@ def tools():
     expect_error("InvalidParameterValue", ec2.describe_instances, MaxResults=4)
     expect_error("InvalidParameterCombination", ec2.describe_instances, InstanceIds=ids[:1], MaxResults=5)
     expect_error("InvalidPaginationToken", ec2.describe_instances, MaxResults=5, NextToken="not-a-token")
+    console = ec2.get_console_output(InstanceId=ids[1])
+    assert console["InstanceId"] == ids[1] and "Timestamp" in console, console
+    expect_error("InvalidInstanceID.Malformed", ec2.get_console_output, InstanceId="web1")
+    expect_error("InvalidInstanceID.NotFound", ec2.get_console_output, InstanceId="i-0123456789abcdef0")
+    expect_error("DryRunOperation", ec2.get_console_output, InstanceId=ids[1], DryRun=True)
     ec2.terminate_instances(InstanceIds=ids + [late["InstanceId"]])
     attributes_of_an_instance(ec2)
     print("ok tools")
