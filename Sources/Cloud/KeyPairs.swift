@@ -53,14 +53,14 @@ extension CloudCall {
         let name = try keyName()
         let material = try form.required("PublicKeyMaterial")
         guard let decoded = Data(base64Encoded: material), let line = String(data: decoded, encoding: .utf8) else {
-            throw EC2Error.invalidParameterValue("PublicKeyMaterial", "must be the base64 of an OpenSSH public key")
+            throw EC2Error("InvalidKeyPair.Format", "PublicKeyMaterial must be the base64 of an OpenSSH public key")
         }
         let fields = line.split(whereSeparator: \.isWhitespace).map(String.init)
         let types = ["ssh-rsa": "rsa", "ssh-ed25519": "ed25519"]
         guard fields.count >= 2, let type = types[fields[0]], let blob = Data(base64Encoded: fields[1]),
               Self.leadingString(Array(blob)) == fields[0]
         else {
-            throw EC2Error("InvalidKey.Format", "Key is not in valid OpenSSH public key format (ssh-rsa or "
+            throw EC2Error("InvalidKeyPair.Format", "Key is not in valid OpenSSH public key format (ssh-rsa or "
                 + "ssh-ed25519)")
         }
         let fingerprint = type == "rsa" ? Self.colonHex(Insecure.MD5.hash(data: blob))

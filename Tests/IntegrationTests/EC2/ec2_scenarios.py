@@ -184,7 +184,7 @@ def resources():
         assert imported["KeyName"] == "k2"
     else:
         ec2.import_key_pair(KeyName="k2", PublicKeyMaterial=b"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl test")
-    expect_error("InvalidKey.Format", ec2.import_key_pair, KeyName="k3", PublicKeyMaterial=b"not a key")
+    expect_error("InvalidKeyPair.Format", ec2.import_key_pair, KeyName="k3", PublicKeyMaterial=b"not a key")
     names = [k["KeyName"] for k in ec2.describe_key_pairs()["KeyPairs"]]
     assert names == ["k1", "k2"], names
     assert [k["KeyName"] for k in ec2.describe_key_pairs(Filters=[{"Name": "key-name", "Values": ["k*1"]}])
