@@ -60,31 +60,8 @@ extension CloudCall {
         return hosts[instance.vee.host] == .up ? ("ok", "passed") : ("impaired", "failed")
     }
 
-    /// DescribeAccountAttributes: what Terraform and the SDKs ask first. veem sets no per-account quotas, so the
-    /// limits are the site's: its CPUs (each instance needs at least one) and its public address pool.
-    func describeAccountAttributes() throws -> [EC2XML.Node] {
-        let cpus = try tx.hosts().filter { $0.state == .up }.map(\.capacity.cpus).reduce(0, +)
-        let attributes: [(String, [String])] = [
-            ("supported-platforms", ["VPC"]),
-            ("default-vpc", ["none"]),
-            ("max-instances", ["\(cpus)"]),
-            ("vpc-max-security-groups-per-interface", ["5"]),
-            ("max-elastic-ips", ["\(site.addressPool.count)"]),
-            ("vpc-max-elastic-ips", ["\(site.addressPool.count)"]),
-        ]
-        let asked = form.list("AttributeName")
-        for name in asked where !attributes.contains(where: { $0.0 == name }) {
-            throw EC2Error.invalidParameterValue("AttributeName", "'\(name)' is not an account attribute (one of "
-                + attributes.map(\.0).joined(separator: ", ") + ")")
-        }
-        return [.items("accountAttributeSet", attributes.filter { asked.isEmpty || asked.contains($0.0) }.map {
-            [.text("attributeName", $0.0), .items("attributeValueSet", $0.1.map { [.text("attributeValue", $0)] })]
-        })]
-    }
-
     static let statusActions: [String: Action] = [
         "DescribeInstanceStatus": Action(readOnly: true) { try $0.describeInstanceStatus() },
-        "DescribeAccountAttributes": Action(readOnly: true) { try $0.describeAccountAttributes() },
     ]
 }
 
