@@ -54,14 +54,17 @@ extension AMQPConnection {
             let session = try AMQPSession(configuration: configuration, epoch: epoch)
             let (declarations, consumers) = lock.withLock { (self.declarations, Array(self.consumers.values)) }
             for declaration in declarations { try session.declare(declaration) }
+            startedConsumers = []
             for consumer in consumers {
                 try session.consume(queue: consumer.queue, consumerTag: consumer.tag, prefetch: consumer.prefetch,
                                     noAck: consumer.noAck)
+                startedConsumers.insert(consumer.tag)
             }
             self.session = session
             backoff.reset()
             let waiters = lock.withLock { () -> [ConnectionWaiter] in
                 connectedEpoch += 1
+                connectedSince = .now
                 lastConnectError = nil
                 defer { connectionWaiters.removeAll() }
                 return connectionWaiters
@@ -112,9 +115,10 @@ extension AMQPConnection {
             }
             continuation.resume()
         case .startConsumer(let tag):
-            guard let consumer = lock.withLock({ consumers[tag] }) else { return }
+            guard let consumer = lock.withLock({ consumers[tag] }), !startedConsumers.contains(tag) else { return }
             try session.consume(queue: consumer.queue, consumerTag: tag, prefetch: consumer.prefetch,
                                 noAck: consumer.noAck)
+            startedConsumers.insert(tag)
         case .ack(let tag, let epoch):
             if epoch == session.epoch { try session.ack(tag: tag) }
         case .nack(let tag, let epoch, let requeue):
@@ -162,6 +166,7 @@ extension AMQPConnection {
     private func drop(reason: String) {
         logger.warning("broker connection lost", metadata: ["reason": "\(reason)"])
         session = nil
+        lock.withLock { connectedSince = nil }
         let resend = unconfirmed.sorted { $0.key < $1.key }.map { Work.publish($0.value) }
         unconfirmed.removeAll()
         returnedIds.removeAll()

@@ -21,6 +21,8 @@ public final class AMQPConnection: @unchecked Sendable {
     /// The IO thread is (about to be) blocked in poll and needs the wake pipe to see new work.
     var sleeping = false
     var connectedEpoch: UInt64 = 0
+    /// When the current connection came up; nil while there is none.
+    var connectedSince: ContinuousClock.Instant?
     var connectionWaiters: [ConnectionWaiter] = []
     /// Why the last connection attempt failed, for callers that give up waiting.
     var lastConnectError: String?
@@ -29,6 +31,9 @@ public final class AMQPConnection: @unchecked Sendable {
     var epoch: UInt64 = 0
     var unconfirmed: [UInt64: PendingPublish] = [:]
     var returnedIds: Set<String> = []
+    /// Consumers started on the current session: a consumer queued before a reconnect is started by the reconnect,
+    /// and starting it twice closes the channel ("attempt to reuse consumer tag").
+    var startedConsumers: Set<String> = []
     var backoff = Backoff(initial: .milliseconds(50), maximum: .seconds(2))
     let wake = WakeSignal()
     var thread: Thread?
@@ -137,6 +142,9 @@ public final class AMQPConnection: @unchecked Sendable {
 
     /// How many times the connection was established (1 after the first connect).
     public var connectionCount: UInt64 { lock.withLock { connectedEpoch } }
+
+    /// How long the current connection has been up; nil while the broker is out of reach.
+    public var connectedFor: Duration? { lock.withLock { connectedSince.map { ContinuousClock.now - $0 } } }
 
     func enqueue(_ work: Work) {
         let (refused, asleep) = lock.withLock { () -> (Bool, Bool) in
