@@ -14,9 +14,11 @@ extension CoordinatorService {
             let outcomes: [Outcome]
             do {
                 outcomes = try await inventory.write { tx in
-                    zip(batch, messages).map { delivery, message in
+                    try zip(batch, messages).map { delivery, message in
                         do {
                             return try tx.isolated { try self.handleReport(message.get(), tx, now) }
+                        } catch is CancellationError {
+                            throw CancellationError()
                         } catch {
                             self.logger.error("bad host report dropped",
                                               metadata: ["error": "\(error)", "key": "\(delivery.routingKey)"])
@@ -24,6 +26,8 @@ extension CoordinatorService {
                         }
                     }
                 }
+            } catch is CancellationError {
+                return  // shutting down: the batch comes back to the next coordinator unacked
             } catch {
                 logger.error("report batch not committed", metadata: ["error": "\(error)", "size": "\(batch.count)"])
                 batch.forEach { connection.reject($0, requeue: true) }
@@ -46,8 +50,9 @@ extension CoordinatorService {
                 return Outcome()
             case .cameBack:
                 // Back from DOWN: whatever it missed goes again.
-                return Outcome(commands: try tx.unconverged().filter { $0.host == host },
-                               events: [SiteEvent(kind: .hostUp, host: host, message: "host \(host) is back")])
+                let back = SiteEvent(kind: .hostUp, host: host, message: "host \(host) is back")
+                try tx.appendEvent(back, at: now)
+                return Outcome(commands: try tx.unconverged().filter { $0.host == host }, events: [back])
             case .unknown:
                 // The inventory was lost or replaced while the agent ran: ask it to register again.
                 requestRegistration(host)
@@ -80,8 +85,9 @@ extension CoordinatorService {
     private func register(_ registration: HostRegistration, _ tx: InventoryTransaction, _ now: Date) throws -> Outcome {
         let host = registration.host
         try tx.register(registration, at: now)
-        var outcome = Outcome(events: [SiteEvent(kind: .hostUp, host: host,
-                                                 message: "host \(host) registered (\(registration.domainType))")])
+        let up = SiteEvent(kind: .hostUp, host: host, message: "host \(host) registered (\(registration.domainType))")
+        try tx.appendEvent(up, at: now)
+        var outcome = Outcome(events: [up])
         let reported = Dictionary(registration.vees.map { ($0.vee, $0) }, uniquingKeysWith: { $1 })
         for observation in registration.vees { outcome.events += try observe(observation, from: host, tx, now) }
         let known = try tx.vees(onHost: host)

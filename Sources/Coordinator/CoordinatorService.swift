@@ -79,10 +79,22 @@ public final class CoordinatorService: Service {
 
     func watchLiveness() async {
         let interval = configuration.heartbeatInterval
+        let window = interval * configuration.missedHeartbeats
+        var connections = connection.connectionCount
         while !Task.isCancelled {
             try? await Task.sleep(for: interval)
             let now = Date()
-            let cutoff = now.addingTimeInterval(-(interval * configuration.missedHeartbeats).seconds)
+            let cutoff = now.addingTimeInterval(-window.seconds)
+            // A broker outage silences every host at once and is no host's failure: hosts are judged only once the
+            // coordinator has heard the broker for a whole window.
+            let judging = connection.connectedFor.map { $0 >= window } ?? false
+            if connection.connectionCount != connections {
+                // Reconnected: commands committed while the broker was away may have expired unsent.
+                connections = connection.connectionCount
+                if connections > 1, let resent = try? await resendUnconverged(), resent > 0 {
+                    logger.info("commands sent again after reconnecting", metadata: ["count": "\(resent)"])
+                }
+            }
             do {
                 let down = try await inventory.write { tx in
                     // Replies are kept for a day: long enough for any re-delivery or client retry. KPI history for an
@@ -90,7 +102,7 @@ public final class CoordinatorService: Service {
                     try tx.forgetReplies(before: now.addingTimeInterval(-86_400))
                     try tx.forgetHistory(before: now.addingTimeInterval(-3600))
                     try tx.forgetEvents(before: now.addingTimeInterval(-30 * 86_400))
-                    return try tx.markHostsDown(silentSince: cutoff)
+                    return judging ? try tx.markHostsDown(silentSince: cutoff, at: now) : []
                 }
                 onProgress()
                 for host in down {

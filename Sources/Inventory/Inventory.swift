@@ -106,7 +106,7 @@ public struct InventoryTransaction {
                          arguments: [limit]).map { row in
             SiteEvent(kind: SiteEvent.Kind(rawValue: row["kind"]) ?? .veeStateChanged, host: row["host"],
                       vee: row["vee"], state: (row["state"] as String?).flatMap(VEEState.init(rawValue:)),
-                      message: row["message"])
+                      message: row["message"], at: row["at"])
         }
     }
 

@@ -42,15 +42,16 @@ extension InventoryTransaction {
         try execute(sql: "DELETE FROM events WHERE at < ?", arguments: [date])
     }
 
-    /// Marks down every up host not heard from since `cutoff`; returns their ids.
-    public func markHostsDown(silentSince cutoff: Date) throws -> [String] {
+    /// Marks down every up host not heard from since `cutoff`, noting the event at `date` (when it was judged);
+    /// returns their ids.
+    public func markHostsDown(silentSince cutoff: Date, at date: Date) throws -> [String] {
         let silent = try String.fetchAll(db.cachedStatement(sql: """
             SELECT id FROM hosts WHERE state = 'UP' AND (last_heartbeat IS NULL OR last_heartbeat < ?)
             """), arguments: [cutoff])
         for host in silent {
             try execute(sql: "UPDATE hosts SET state = 'DOWN' WHERE id = ?", arguments: [host])
             try appendEvent(SiteEvent(kind: .hostDown, host: host,
-                                      message: "host \(host) missed its heartbeats"), at: cutoff)
+                                      message: "host \(host) missed its heartbeats"), at: date)
         }
         return silent
     }

@@ -73,8 +73,11 @@ public struct SiteEvent: VMIBody, Equatable {
     public var vee: String?
     public var state: VEEState?
     public var message: String
+    /// When it happened, for events read back from the inventory (live events carry their envelope's time).
+    public var at: Date?
     public init(kind: Kind, host: String? = nil, vee: String? = nil, state: VEEState? = nil, message: String,
-                service: String? = nil, serviceState: ServiceState? = nil) {
+                service: String? = nil, serviceState: ServiceState? = nil, at: Date? = nil) {
+        self.at = at
         self.service = service
         self.serviceState = serviceState
         self.kind = kind

@@ -121,8 +121,12 @@ import VMI
         let (now, late) = (now, registration("h2"))
         try await inventory.write { tx in try tx.register(late, at: now.addingTimeInterval(10)) }
         let cutoff = now.addingTimeInterval(5)
-        #expect(try await inventory.write { try $0.markHostsDown(silentSince: cutoff) } == ["h1"])
-        #expect(try await inventory.write { try $0.markHostsDown(silentSince: cutoff) }.isEmpty)
+        let judged = now.addingTimeInterval(20)
+        #expect(try await inventory.write { try $0.markHostsDown(silentSince: cutoff, at: judged) } == ["h1"])
+        #expect(try await inventory.write { try $0.markHostsDown(silentSince: cutoff, at: judged) }.isEmpty)
+        // Stored when it was judged, not when the window began.
+        let down = try await inventory.read { try $0.events() }.filter { $0.kind == .hostDown }
+        #expect(down.map(\.host) == ["h1"] && down.map(\.at) == [judged])
         #expect(try await inventory.read { try $0.hosts() }.map(\.state) == [.down, .up])
         #expect(try await inventory.write { try $0.heartbeat(host: "h1", at: now.addingTimeInterval(11)) } == .cameBack)
         #expect(try await inventory.write { try $0.heartbeat(host: "h1", at: now.addingTimeInterval(12)) } == .known)
