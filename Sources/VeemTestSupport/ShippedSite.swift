@@ -11,15 +11,17 @@ public final class ShippedSite: @unchecked Sendable {
     /// The broker URL every daemon and client of this site uses.
     public var amqpURL: String { "amqp://guest:guest@\(broker.host):\(broker.port)/\(broker.vhost)" }
 
-    public init(label: String = "shipped") async throws {
-        broker = try await TestBroker.fresh(label: label)
+    /// A site on a fresh vhost of the machine's broker, or of `node` for tests that stop the whole broker.
+    public init(label: String = "shipped", on node: PrivateBroker? = nil) async throws {
+        broker = try await TestBroker.fresh(label: label, on: node)
         directory = NSTemporaryDirectory() + "veem-\(broker.vhost)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     }
 
     /// Runs `body` against a fresh site and always stops its processes and removes its vhost and files.
-    public static func with<T>(label: String = "shipped", _ body: (ShippedSite) async throws -> T) async throws -> T {
-        let site = try await ShippedSite(label: label)
+    public static func with<T>(label: String = "shipped", on node: PrivateBroker? = nil,
+                               _ body: (ShippedSite) async throws -> T) async throws -> T {
+        let site = try await ShippedSite(label: label, on: node)
         do {
             let result = try await body(site)
             await site.shutdown()

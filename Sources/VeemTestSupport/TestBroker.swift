@@ -6,15 +6,19 @@ public struct TestBroker: Sendable {
     public let vhost: String
     public let host: String
     public let port: Int
+    /// The RabbitMQ node `rabbitmqctl` talks to; nil for the machine's own.
+    public let node: String?
 
-    /// Creates a fresh vhost `veem-test-…` and lets `guest` use it.
-    public static func fresh(label: String = "test") async throws -> TestBroker {
+    /// Creates a fresh vhost `veem-test-…` and lets `guest` use it, on the machine's broker or on `node`
+    /// (a `PrivateBroker`).
+    public static func fresh(label: String = "test", on node: PrivateBroker? = nil) async throws -> TestBroker {
         let environment = ProcessInfo.processInfo.environment
         let broker = TestBroker(vhost: "veem-\(label)-\(UUID().uuidString.prefix(8).lowercased())",
-                                host: environment["VEEM_TEST_AMQP_HOST"] ?? "127.0.0.1",
-                                port: environment["VEEM_TEST_AMQP_PORT"].flatMap(Int.init) ?? 5672)
-        try await rabbitmqctl(["add_vhost", broker.vhost])
-        try await rabbitmqctl(["set_permissions", "-p", broker.vhost, "guest", ".*", ".*", ".*"])
+                                host: node == nil ? environment["VEEM_TEST_AMQP_HOST"] ?? "127.0.0.1" : "127.0.0.1",
+                                port: node?.port ?? environment["VEEM_TEST_AMQP_PORT"].flatMap(Int.init) ?? 5672,
+                                node: node?.node)
+        try await broker.rabbitmqctl(["add_vhost", broker.vhost])
+        try await broker.rabbitmqctl(["set_permissions", "-p", broker.vhost, "guest", ".*", ".*", ".*"])
         return broker
     }
 
@@ -24,12 +28,12 @@ public struct TestBroker: Sendable {
 
     /// Drops every client connection of this vhost, as a broker restart or network cut would.
     public func closeAllConnections() async throws {
-        try await Self.rabbitmqctl(["close_all_connections", "-p", vhost, "veem test: connection dropped"])
+        try await rabbitmqctl(["close_all_connections", "-p", vhost, "veem test: connection dropped"])
     }
 
     /// Messages waiting (ready + unacked) in `queue`.
     public func depth(of queue: String) async throws -> Int? {
-        let output = try await Self.rabbitmqctl(["list_queues", "-p", vhost, "--no-table-headers", "-q", "name", "messages"])
+        let output = try await rabbitmqctl(["list_queues", "-p", vhost, "--no-table-headers", "-q", "name", "messages"])
         for line in output.split(separator: "\n") {
             let fields = line.split(whereSeparator: { $0 == "\t" || $0 == " " })
             if fields.count == 2, fields[0] == queue { return Int(fields[1]) }
@@ -38,7 +42,13 @@ public struct TestBroker: Sendable {
     }
 
     public func delete() async {
-        _ = try? await Self.rabbitmqctl(["delete_vhost", vhost])
+        _ = try? await rabbitmqctl(["delete_vhost", vhost])
+    }
+
+    /// Runs rabbitmqctl against this broker's node.
+    @discardableResult
+    public func rabbitmqctl(_ arguments: [String]) async throws -> String {
+        try await Self.rabbitmqctl((node.map { ["-n", $0] } ?? []) + arguments)
     }
 
     /// Runs rabbitmqctl (about half a second) off the cooperative pool.
