@@ -126,6 +126,11 @@ struct Reader {
             case "image":
                 hasImage = true
                 component.image = text(value, "image") ?? ""
+                // The rule a lone VEE's image follows, so that a path never reaches a host.
+                if !component.image.isEmpty, !VEENames.isValid(component.image) {
+                    fail(.invalidValue, value, "image must name an image (letters, digits, '.', '_', '-'), "
+                         + "got '\(component.image)'")
+                }
             case "networks": component.networks = names(value, "networks")
             case "kpis": component.kpis = names(value, "kpis")
             case "dependsOn": component.dependsOn = names(value, "dependsOn")

@@ -94,6 +94,19 @@ import VMI
         #expect(found.contains { $0.message.contains("'cpu'") && $0.location == SourceLocation(line: 3, column: 5) })
     }
 
+    @Test func anImageThatIsAPathIsRefusedWhereItIsWritten() {
+        let found = problems("""
+            service: shop
+            components:
+              web:
+                image: ../../../../etc/passwd
+            """)
+        #expect(found.count == 1)
+        #expect(found.first?.kind == .invalidValue)
+        #expect(found.first?.location == SourceLocation(line: 4, column: 12))
+        #expect(found.first?.message.contains("'../../../../etc/passwd'") == true, "\(found)")
+    }
+
     @Test func siteFactsCatchDirectivesNoHostCanSatisfy() throws {
         let manifest = try parse(Self.seed)
         let site = SiteFacts(classes: ["Gold", "Bronze"],
