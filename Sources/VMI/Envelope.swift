@@ -100,7 +100,8 @@ public enum VMI {
         do {
             header = try decoder.decode(MessageHeader.self, from: Data(bytes))
         } catch {
-            throw VMIError(code: .malformedMessage, message: "not a VMI envelope: \(describe(error))")
+            throw VMIError(code: .malformedMessage, message: "not a VMI envelope: "
+                           + describe(error, in: bytes) { _ = try decoder.decode(MessageHeader.self, from: $0) })
         }
         return (header, try validate(header))
     }
@@ -110,7 +111,8 @@ public enum VMI {
         do {
             return try decoder.decode(Envelope<Body>.self, from: Data(bytes))
         } catch {
-            throw VMIError(code: .malformedMessage, message: "bad \(Body.messageType.rawValue): \(describe(error))")
+            throw VMIError(code: .malformedMessage, message: "bad \(Body.messageType.rawValue): "
+                           + describe(error, in: bytes) { _ = try decoder.decode(Envelope<Body>.self, from: $0) })
         }
     }
 
@@ -134,6 +136,27 @@ public enum VMI {
         }
         return decoder
     }()
+
+    /// A decoding error of `bytes` as a sentence naming the field; `decode` repeats the decoding, to find the field
+    /// of a number that does not fit (which Foundation reports as invalid JSON, with no field).
+    static func describe(_ error: Error, in bytes: [UInt8], decode: (Data) throws -> Void) -> String {
+        guard case .dataCorrupted(let context)? = error as? DecodingError, context.codingPath.isEmpty else {
+            return describe(error)
+        }
+        func opaque(_ data: Data) -> Bool {
+            do {
+                try decode(data)
+                return false
+            } catch let again as DecodingError {
+                if case .dataCorrupted(let context) = again { return context.codingPath.isEmpty }
+                return false
+            } catch {
+                return false
+            }
+        }
+        guard let misfit = MisfitNumber.locate(in: bytes, fails: opaque) else { return describe(error) }
+        return "field '\(misfit.path)': \(misfit.number) does not fit (a whole number within range is expected)"
+    }
 
     /// A decoding error as a sentence naming the field.
     static func describe(_ error: Error) -> String {

@@ -82,7 +82,8 @@ extension VMI {
         } catch let error as VMIError {
             throw error
         } catch {
-            throw VMIError(code: .malformedMessage, message: "not a valid VMI message: \(describe(error))")
+            throw VMIError(code: .malformedMessage, message: "not a valid VMI message: "
+                           + describe(error, in: bytes) { _ = try decoder.decode(MessageDecoding.self, from: $0) })
         }
     }
 

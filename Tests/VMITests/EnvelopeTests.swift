@@ -126,6 +126,20 @@ import Testing
         #expect(throws: VMIError.self) { try message?.body(as: VEEUpdate.self) }
     }
 
+    @Test(arguments: ["1.5", "1e30", "99999999999999999999", "-3.5"])
+    func aNumberThatIsNoWholeNumberNamesItsField(_ number: String) {
+        let envelope = #""id":"x","sentAt":"2026-11-26T10:00:00Z","sender":"s""#
+        let text = #"{"v":1,"type":"InitializeVEE",\#(envelope),"body":{"vee":{"name":"a","cpus":\#(number),"#
+            + #""memoryMiB":128,"diskGiB":1,"image":"small"}}}"#
+        do {
+            _ = try VMI.open(Array(text.utf8))
+            Issue.record("\(number) accepted as cpus")
+        } catch {
+            #expect(error.code == .malformedMessage)
+            #expect(error.message.contains("body.vee.cpus"), "\(number): \(error.message)")
+        }
+    }
+
     @Test func aBodyOfTheWrongShapeNamesTheField() {
         let text = #"{"v":1,"type":"VEEUpdate","id":"x","sentAt":"2026-11-26T10:00:00Z","sender":"s","#
             + #""body":{"vee":"web1","action":"EXPLODE"}}"#
