@@ -79,7 +79,7 @@ extension CoordinatorService {
 
     func scaleService(_ request: ScaleService, id: String, _ tx: InventoryTransaction, _ now: Date) throws -> Outcome {
         guard let record = try tx.serviceRecord(request.service), record.state != .undeployed else {
-            throw VMIError(code: .unknownVEE, field: "service", message: "no service named '\(request.service)'")
+            throw VMIError(code: .unknownService, field: "service", message: "no service named '\(request.service)'")
         }
         guard record.components[request.component] != nil,
               let component = try parsed(record).component(request.component)
@@ -103,7 +103,7 @@ extension CoordinatorService {
     func undeployService(_ request: UndeployService, id: String, _ tx: InventoryTransaction,
                          _ now: Date) throws -> Outcome {
         guard let record = try tx.serviceRecord(request.service), record.state != .undeployed else {
-            throw VMIError(code: .unknownVEE, field: "service", message: "no service named '\(request.service)'")
+            throw VMIError(code: .unknownService, field: "service", message: "no service named '\(request.service)'")
         }
         try tx.setServiceState(request.service, .undeploying, at: now)
         return Outcome(reply: encode(ServiceReport(services: try serviceView(request.service, tx).map { [$0] } ?? []),

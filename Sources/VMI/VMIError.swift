@@ -6,12 +6,15 @@ public struct VMIError: Error, Codable, Sendable, Equatable, CustomStringConvert
         case unknownMessageType = "UnknownMessageType"
         case invalidParameter = "InvalidParameter"
         case unknownVEE = "UnknownVEE"
+        case unknownService = "UnknownService"
         case duplicateName = "DuplicateName"
         case illegalTransition = "IllegalTransition"
         case insufficientCapacity = "InsufficientCapacity"
         case hypervisorFailure = "HypervisorFailure"
         case timeout = "Timeout"
         case internalError = "InternalError"
+        /// The site inventory cannot take writes now (disk full, read-only file): nothing was changed; reads work.
+        case inventoryUnavailable = "InventoryUnavailable"
     }
 
     public var code: Code
@@ -27,5 +30,13 @@ public struct VMIError: Error, Codable, Sendable, Equatable, CustomStringConvert
 
     public var description: String {
         "\(code.rawValue)" + (field.map { " (\($0))" } ?? "") + ": \(message)"
+    }
+}
+
+extension VMIError.Code {
+    /// A code added after this build reads as `InternalError`, so that an older client still shows the message.
+    public init(from decoder: Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        self = Self(rawValue: text) ?? .internalError
     }
 }

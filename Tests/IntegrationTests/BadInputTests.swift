@@ -49,6 +49,12 @@ import VMI
                     == .unknownMessageType)
 
             #expect(try await refusal(VEEUpdate(vee: "ghost", action: .activate)).first?.code == .unknownVEE)
+            for request in [ScaleService(service: "ghost", component: "C1", replicas: 2) as any VMIBody,
+                            UndeployService(service: "ghost"), ServiceInformation(service: "ghost")] {
+                let refused = try await refusal(request)
+                #expect(refused.first?.code == .unknownService && refused.first?.field == "service",
+                        "\(type(of: request)): \(refused)")
+            }
             let illegal = try await refusal(VEEUpdate(vee: "web1", action: .pause))
             #expect(illegal.first?.code == .illegalTransition)
             #expect(illegal.first?.message.contains("DEFINED") == true)

@@ -140,6 +140,12 @@ import Testing
         }
     }
 
+    @Test func anErrorCodeAddedLaterReadsAsInternalErrorWithItsMessage() throws {
+        let text = #"{"code":"SomethingNew","field":"x","message":"explained"}"#
+        let error = try JSONDecoder().decode(VMIError.self, from: Data(text.utf8))
+        #expect(error == VMIError(code: .internalError, field: "x", message: "explained"))
+    }
+
     @Test func aBodyOfTheWrongShapeNamesTheField() {
         let text = #"{"v":1,"type":"VEEUpdate","id":"x","sentAt":"2026-11-26T10:00:00Z","sender":"s","#
             + #""body":{"vee":"web1","action":"EXPLODE"}}"#
