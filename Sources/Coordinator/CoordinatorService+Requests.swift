@@ -72,6 +72,13 @@ extension CoordinatorService {
                         logger.info("reply not delivered", metadata: ["to": "\(replyTo)", "error": "\(error)"])
                     }
                 }
+            } else if let reply = outcome.reply {
+                // Nobody to answer: a refusal must still leave a trace.
+                let refused = (try? VMI.decodeHeader(reply))?.1 == .errorReply
+                let error = refused ? (try? VMI.decode(ErrorReply.self, from: reply))?.body.errors.first : nil
+                logger.log(level: refused ? .warning : .notice, "request without reply_to: its answer is dropped",
+                           metadata: ["request": "\(outcome.requestId ?? delivery.properties.messageId ?? "unknown")",
+                                      "error": "\(error.map(String.init(describing:)) ?? "none")"])
             }
             connection.ack(delivery)
         }
@@ -173,7 +180,7 @@ extension CoordinatorService {
             let names = try request.service.map { [$0] } ?? tx.serviceRecords().map(\.name)
             let views = try names.compactMap { try serviceView($0, tx) }
             if let name = request.service, views.isEmpty {
-                throw VMIError(code: .unknownVEE, field: "service", message: "no service named '\(name)'")
+                throw VMIError(code: .unknownService, field: "service", message: "no service named '\(name)'")
             }
             return Outcome(reply: encode(ServiceReport(services: views), to: id))
         case let request as EC2Request:

@@ -43,6 +43,16 @@ import VeemTestSupport
             VeemctlTable.rows(try await site.veemctl("hosts")).contains { $0[0] == "host1" && $0[2] == "UP" }
         }
         try #require(registered, "host1 registered")
+        // A refusal with nobody to answer still leaves a line in the coordinator's log.
+        let clients = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Clients").path
+        let raw = try await ExternalCommand.run("/usr/bin/env", ["python3", clients + "/publish_raw.py", "{not json"],
+                                                environment: ProcessInfo.processInfo.environment
+                                                    .merging(["VEEM_AMQP_URL": site.amqpURL]) { $1 })
+        #expect(raw.status == 0, "\(raw.output)")
+        let traced = try await eventually(timeout: .seconds(10)) {
+            try #require(site.process("coordinator")).output.contains("request without reply_to: its answer is dropped")
+        }
+        #expect(traced, "the dropped refusal logged")
         let lone = site.directory + "/lone.json"
         try #"{"vees": [{"name": "lone1", "cpus": 1, "memoryMiB": 128, "diskGiB": 1, "image": "small"}]}"#
             .write(toFile: lone, atomically: true, encoding: .utf8)
