@@ -8,9 +8,21 @@ import VMI
 public final class Inventory: Sendable {
     let database: DatabasePool
     let footprints = FootprintCache()
+    /// The file, for errors an operator must act on.
+    public let path: String
 
     /// Opens (creating if needed) the inventory at `path` and migrates it to the current schema.
     public init(path: String) throws {
+        self.path = path
+        do {
+            database = try Self.open(path)
+        } catch let error as DatabaseError {
+            throw InventoryUnavailable(path: path, error: error, opening: true)
+        }
+        database.add(transactionObserver: footprints, extent: .databaseLifetime)
+    }
+
+    private static func open(_ path: String) throws -> DatabasePool {
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
         configuration.label = "veem.inventory"
@@ -18,14 +30,21 @@ public final class Inventory: Sendable {
         configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA temp_store = MEMORY") }
         try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
                                                 withIntermediateDirectories: true)
-        database = try DatabasePool(path: path, configuration: configuration)
+        let database = try DatabasePool(path: path, configuration: configuration)
         try InventorySchema.migrator.migrate(database)
-        database.add(transactionObserver: footprints, extent: .databaseLifetime)
+        return database
     }
 
-    /// Runs `body` in one write transaction: all of it commits, or none.
+    /// Runs `body` in one write transaction: all of it commits, or none. When the file cannot take writes (disk
+    /// full, read-only), throws `InventoryUnavailable` and nothing was changed.
     public func write<T: Sendable>(_ body: @escaping @Sendable (InventoryTransaction) throws -> T) async throws -> T {
-        try await database.write { [footprints] db in try body(InventoryTransaction(db: db, footprints: footprints)) }
+        do {
+            return try await database.write { [footprints] db in
+                try body(InventoryTransaction(db: db, footprints: footprints))
+            }
+        } catch let error as DatabaseError where InventoryUnavailable.covers(error) {
+            throw InventoryUnavailable(path: path, error: error, opening: false)
+        }
     }
 
     /// Runs `body` on a consistent snapshot.
@@ -146,4 +165,30 @@ public struct InventoryTransaction {
             return report
         }
     }
+}
+
+/// The inventory file cannot be opened or written: the disk is full, the file or its directory is read-only, or
+/// the storage fails. Names the file and what SQLite said; the transaction that met it changed nothing.
+public struct InventoryUnavailable: Error, CustomStringConvertible {
+    public let path: String
+    public let reason: String
+
+    init(path: String, error: DatabaseError, opening: Bool) {
+        self.path = path
+        var reason = error.message ?? "\(error.resultCode)"
+        switch error.resultCode {
+        case .SQLITE_FULL: reason += " (the disk holding it is full)"
+        case .SQLITE_READONLY, .SQLITE_CANTOPEN: reason += " (the file or its directory is read-only or missing)"
+        default: break
+        }
+        self.reason = (opening ? "cannot open " : "cannot write ") + "the site inventory \(path): \(reason)"
+    }
+
+    /// Errors of the file or its storage, as opposed to a bug in one transaction.
+    static func covers(_ error: DatabaseError) -> Bool {
+        [.SQLITE_FULL, .SQLITE_READONLY, .SQLITE_IOERR, .SQLITE_CANTOPEN, .SQLITE_PERM]
+            .contains(error.resultCode)
+    }
+
+    public var description: String { reason }
 }
