@@ -51,6 +51,16 @@ extension CoordinatorService {
                 zip(batch, messages).map { self.handleRequest($0, $1, tx, now) }
             }
             outcomes = try await readOnly ? inventory.read(handle) : inventory.write(handle)
+        } catch let unavailable as InventoryUnavailable {
+            // Retrying cannot help until an operator acts: refuse these writes now, keep answering reads.
+            logger.error("requests refused: the inventory cannot be written",
+                         metadata: ["error": "\(unavailable)", "size": "\(batch.count)"])
+            let error = VMIError(code: .inventoryUnavailable,
+                                 message: "\(unavailable); nothing was changed, reads are still answered")
+            outcomes = zip(batch, messages).map { delivery, message in
+                let id = (try? message.get())?.header.id ?? delivery.properties.messageId ?? "unknown"
+                return Outcome(reply: encodeError([error], to: id), requestId: id)
+            }
         } catch {
             logger.error("request batch not committed", metadata: ["error": "\(error)", "size": "\(batch.count)"])
             batch.forEach { connection.reject($0, requeue: true) }
@@ -86,8 +96,10 @@ extension CoordinatorService {
 
     /// Whether a request only reads the inventory, so a read transaction can answer it.
     static func readsOnly(_ message: Result<Message, VMIError>) -> Bool {
-        guard case .success(let message) = message, let call = message.body as? EC2Request else { return false }
-        return CloudEngine.readsOnly(call.action)
+        guard case .success(let message) = message else { return false }
+        if let call = message.body as? EC2Request { return CloudEngine.readsOnly(call.action) }
+        return [.monitoringInformation, .serviceInformation, .accountInformation, .siteMonitoringInformation]
+            .contains(message.type)
     }
 
     /// Keeps the events that exist only in an outcome (VEE events are recorded where the VEE changes).
