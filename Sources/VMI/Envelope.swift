@@ -154,8 +154,20 @@ public enum VMI {
                 return false
             }
         }
-        guard let misfit = MisfitNumber.locate(in: bytes, fails: opaque) else { return describe(error) }
+        if let syntax = JSONProblem.syntaxProblem(in: bytes) { return "invalid JSON: \(syntax)" }
+        guard let misfit = JSONProblem.locate(in: bytes, fails: opaque) else { return describe(error) }
         return "field '\(misfit.path)': \(misfit.number) does not fit (a whole number within range is expected)"
+    }
+
+    /// Decodes a JSON document an operator wrote (a file for `veemctl submit`): a problem names its field, or the
+    /// line and column of a syntax error.
+    public static func decodeDocument<T: Decodable>(_ type: T.Type, from data: Data) throws(VMIError) -> T {
+        do {
+            return try decoder.decode(T.self, from: data)
+        } catch {
+            throw VMIError(code: .malformedMessage,
+                           message: describe(error, in: Array(data)) { _ = try decoder.decode(T.self, from: $0) })
+        }
     }
 
     /// A decoding error as a sentence naming the field.

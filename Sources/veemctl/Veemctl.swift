@@ -56,9 +56,9 @@ struct Submit: AsyncParsableCommand {
             : try Data(contentsOf: URL(fileURLWithPath: file))
         let request: SubmitVEEs
         do {
-            request = try JSONDecoder().decode(SubmitVEEs.self, from: data)
+            request = try VMI.decodeDocument(SubmitVEEs.self, from: data)
         } catch {
-            throw ValidationError("\(file): not a VEE list: \(error)")
+            throw ValidationError("\(file): not a VEE list: \(error.message)")
         }
         let client = try await connection.client()
         defer { client.stop() }

@@ -140,6 +140,15 @@ import Testing
         }
     }
 
+    @Test func aDocumentWithASyntaxErrorNamesItsLineAndColumn() {
+        #expect(throws: VMIError.self) { try VMI.decodeDocument(SubmitVEEs.self, from: Data("{\"vees\": [\n  {\"name\" 1}]}".utf8)) }
+        do {
+            _ = try VMI.decodeDocument(SubmitVEEs.self, from: Data("{\"vees\": [\n  {\"name\" 1}]}".utf8))
+        } catch {
+            #expect(error.message.contains("line 2, column 11"), "\(error.message)")
+        }
+    }
+
     @Test func anErrorCodeAddedLaterReadsAsInternalErrorWithItsMessage() throws {
         let text = #"{"code":"SomethingNew","field":"x","message":"explained"}"#
         let error = try JSONDecoder().decode(VMIError.self, from: Data(text.utf8))

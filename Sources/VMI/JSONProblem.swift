@@ -1,8 +1,9 @@
 import Foundation
 
-/// Finds the field of a number that does not fit the type it decodes to (`1.5` or `1e30` for an Int): Foundation's
-/// JSONDecoder reports those only as "The given data was not valid JSON.", with no coding path.
-enum MisfitNumber {
+/// What Foundation leaves unsaid about bad JSON: the field of a number that does not fit the type it decodes to
+/// (`1.5` or `1e30` for an Int; JSONDecoder says only "The given data was not valid JSON.", with no coding path),
+/// and the line and column of a syntax error.
+enum JSONProblem {
     /// The path (`body.vee.cpus`) of the first number in `bytes` whose replacement by 0 makes `fails` stop failing
     /// the same way; nil when the text is not JSON at all or no number is to blame. Runs only on the error path.
     static func locate(in bytes: [UInt8], fails: (Data) -> Bool) -> (path: String, number: String)? {
@@ -19,6 +20,26 @@ enum MisfitNumber {
             if !fails(data) { return (render(candidate.path), candidate.number) }
         }
         return nil
+    }
+
+    /// Where text that is not JSON goes wrong ("line 2, column 6: Invalid value"), from the character offset
+    /// JSONSerialization names; nil when the text is JSON.
+    static func syntaxProblem(in bytes: [UInt8]) -> String? {
+        let error: NSError
+        do {
+            _ = try JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])
+            return nil
+        } catch let failure as NSError {
+            error = failure
+        }
+        let detail = (error.userInfo[NSDebugDescriptionErrorKey] as? String) ?? error.localizedDescription
+        guard let range = detail.range(of: "around character "),
+              let offset = Int(detail[range.upperBound...].prefix { $0.isNumber }) else { return detail }
+        let before = bytes.prefix(offset)
+        let line = before.filter { $0 == UInt8(ascii: "\n") }.count + 1
+        let column = before.count - (before.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0) + 1
+        let what = detail[..<range.lowerBound].trimmingCharacters(in: .whitespaces)
+        return "line \(line), column \(column): \(what.isEmpty ? detail : what)"
     }
 
     enum PathItem {
