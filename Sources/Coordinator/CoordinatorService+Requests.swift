@@ -104,7 +104,7 @@ extension CoordinatorService {
 
     /// Keeps the events that exist only in an outcome (VEE events are recorded where the VEE changes).
     func record(_ outcome: Outcome, _ tx: InventoryTransaction, _ now: Date) throws {
-        let kinds: Set<SiteEvent.Kind> = [.serviceStateChanged, .serviceScaled, .veePreempted]
+        let kinds: Set<SiteEvent.Kind> = [.serviceStateChanged, .serviceScaled, .serviceShortfall, .veePreempted]
         for event in outcome.events where kinds.contains(event.kind) { try tx.appendEvent(event, at: now) }
     }
 

@@ -89,7 +89,20 @@ extension CoordinatorService {
                     live += added
                 } catch {
                     failure = "\(component.name): \(error)"
+                    // Tried again every tick; said once, and kept on the component until it is filled.
+                    let reason = "\(live.count) of \(desired) replicas: " + ((error as? VMIError)?.message ?? "\(error)")
+                    if try tx.setShortfall(service: name, component: component.name, reason) {
+                        outcome.events.append(SiteEvent(kind: .serviceShortfall,
+                                                        message: "\(name)/\(component.name) has \(reason)",
+                                                        service: name))
+                    }
                 }
+            }
+            if live.count >= desired, record.components[component.name]?.shortfall != nil,
+               try tx.setShortfall(service: name, component: component.name, nil) {
+                outcome.events.append(SiteEvent(kind: .serviceShortfall,
+                                                message: "\(name)/\(component.name) has its \(desired) replicas again",
+                                                service: name))
             }
             if live.count > desired {
                 // The newest replicas go first: the oldest are warmest.

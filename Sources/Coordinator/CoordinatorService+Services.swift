@@ -120,7 +120,8 @@ extension CoordinatorService {
                                ComponentView(name: component.name, slaClass: manifest.slaClass(of: component.name),
                                              desiredReplicas: record.components[component.name]?.desiredReplicas ?? 0,
                                              minReplicas: component.replicas.min, maxReplicas: component.replicas.max,
-                                             replicas: vees.filter { $0.component == component.name })
+                                             replicas: vees.filter { $0.component == component.name },
+                                             shortfall: record.components[component.name]?.shortfall)
                            })
     }
 

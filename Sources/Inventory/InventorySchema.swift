@@ -162,6 +162,9 @@ enum InventorySchema {
         migrator.registerMigration("v7: reboots asked for each VEE") { db in
             try db.execute(sql: "ALTER TABLE vees ADD COLUMN reboots INTEGER NOT NULL DEFAULT 0")
         }
+        migrator.registerMigration("v8: why a component has fewer replicas than desired") { db in
+            try db.execute(sql: "ALTER TABLE components ADD COLUMN shortfall TEXT")
+        }
         return migrator
     }
 }

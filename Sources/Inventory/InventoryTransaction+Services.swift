@@ -17,6 +17,8 @@ public struct ComponentRecord: Sendable, Equatable {
     public var lastActionAt: Date?
     /// CPUs per replica set by a `CPU(C) = …` rule; nil: the manifest's.
     public var cpus: Int?
+    /// Why it has fewer replicas than desired (no host has room, say); nil when it has them all.
+    public var shortfall: String? = nil
 }
 
 extension InventoryTransaction {
@@ -51,7 +53,7 @@ extension InventoryTransaction {
                 components: Dictionary(uniqueKeysWithValues: (byService[name] ?? []).map {
                     ($0["name"] as String,
                      ComponentRecord(desiredReplicas: $0["desired_replicas"], lastActionAt: $0["last_action_at"],
-                                     cpus: $0["cpus"]))
+                                     cpus: $0["cpus"], shortfall: $0["shortfall"]))
                 }))
         }
     }
@@ -74,6 +76,15 @@ extension InventoryTransaction {
         try execute(sql: """
             UPDATE components SET desired_replicas = ?, last_action_at = ? WHERE service = ? AND name = ?
             """, arguments: [replicas, date, service, component])
+    }
+
+    /// Records why a component lacks replicas (nil: it has them all); returns whether that changed.
+    @discardableResult
+    public func setShortfall(service: String, component: String, _ reason: String?) throws -> Bool {
+        try execute(sql: """
+            UPDATE components SET shortfall = ? WHERE service = ? AND name = ? AND shortfall IS NOT ?
+            """, arguments: [reason, service, component, reason])
+        return db.changesCount > 0
     }
 
     public func setComponentCPUs(service: String, component: String, _ cpus: Int, at date: Date) throws {

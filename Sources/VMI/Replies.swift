@@ -64,6 +64,8 @@ public struct SiteEvent: VMIBody, Equatable {
         case veePreempted = "VEE_PREEMPTED"
         /// An elasticity rule (or a manual scale) changed a component's replica count; `message` has the inputs.
         case serviceScaled = "SERVICE_SCALED"
+        /// A component cannot have all its desired replicas (`message` says why), or has them again.
+        case serviceShortfall = "SERVICE_SHORTFALL"
     }
     public var service: String?
     /// With SERVICE_STATE_CHANGED: the state the service entered.

@@ -21,9 +21,12 @@ public struct ComponentView: Codable, Sendable, Equatable {
     public var minReplicas: Int
     public var maxReplicas: Int
     public var replicas: [VEEView]
+    /// Why it has fewer replicas than desired (no host has room, say); absent when it has them all.
+    public var shortfall: String?
 
     public init(name: String, slaClass: String, desiredReplicas: Int, minReplicas: Int, maxReplicas: Int,
-                replicas: [VEEView]) {
+                replicas: [VEEView], shortfall: String? = nil) {
+        self.shortfall = shortfall
         self.name = name
         self.slaClass = slaClass
         self.desiredReplicas = desiredReplicas

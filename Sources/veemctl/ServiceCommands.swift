@@ -63,6 +63,7 @@ struct ServiceCommand: AsyncParsableCommand {
                 for component in service.components {
                     print("\n\(component.name) (\(component.slaClass), \(component.desiredReplicas) of "
                         + "\(component.minReplicas)...\(component.maxReplicas))")
+                    if let shortfall = component.shortfall { print("short: \(shortfall)") }
                     print(Table.vees(component.replicas))
                 }
             }

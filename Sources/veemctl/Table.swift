@@ -27,7 +27,9 @@ enum Table {
             [service.name, service.state.rawValue,
              service.components.map { component in
                  "\(component.name) \(component.replicas.filter { $0.observed == .active }.count)/\(component.desiredReplicas)"
-             }.joined(separator: ", "), service.error ?? ""]
+             }.joined(separator: ", "),
+             service.error ?? service.components.compactMap { c in c.shortfall.map { "\(c.name): \($0)" } }
+                 .joined(separator: "; ")]
         })
     }
 

@@ -165,6 +165,46 @@ import VMI
         }
     }
 
+    @Test func aScaleNoHostHasRoomForIsShownWithItsReasonAndFilledWhenRoomAppears() async throws {
+        try await withSite { site in
+            let small = try await LibvirtDriver.open(uri: try TestNode.uri(cpus: 4, memoryMiB: 4096),
+                                                     diskDirectory: NSTemporaryDirectory() + "veem-it-disks")
+            try await site.startCoordinatorAndAgent(uniqueHost(), driver: small)
+            let client = site.client!
+            _ = try await client.submitService(manifest: """
+                service: big
+                components:
+                  C1: {memoryMiB: 1536, diskGiB: 0, image: tiny, replicas: {initial: 2, min: 1, max: 3}}
+                """)
+            #expect(try await site.watcher.wait(forService: "big", toReach: [.active, .failed]) == .active)
+            _ = try await client.scale(service: "big", component: "C1", replicas: 3)
+            // Said once as an event, and kept on the component, with the reason.
+            let isShort: @Sendable (SiteEvent) -> Bool = { $0.kind == .serviceShortfall && $0.service == "big" }
+            let short = try await site.watcher.wait(timeout: .seconds(15), what: "a shortfall",
+                                                    satisfied: { $0.last(where: isShort) }, matching: isShort)
+            #expect(short.message.contains("big/C1 has 2 of 3 replicas") && short.message.contains("big-C1-3"),
+                    "\(short.message)")
+            let component = try #require(try await client.services("big").first?.components.first)
+            #expect(component.shortfall?.contains("2 of 3 replicas") == true, "\(String(describing: component.shortfall))")
+            #expect(component.replicas.count == 2)
+            // A second host: the missing replica is placed there, and the shortfall is over.
+            let more = try await LibvirtDriver.open(uri: try TestNode.uri(cpus: 4, memoryMiB: 4096),
+                                                    diskDirectory: NSTemporaryDirectory() + "veem-it-disks")
+            try await site.startAgent(uniqueHost(), driver: more)
+            let isFilled: @Sendable (SiteEvent) -> Bool = {
+                $0.kind == .serviceShortfall && $0.message.contains("has its 3 replicas again")
+            }
+            let filled = try await site.watcher.wait(timeout: .seconds(15), what: "the shortfall over",
+                                                     satisfied: { $0.last(where: isFilled) }, matching: isFilled)
+            #expect(filled.service == "big")
+            #expect(try await eventually {
+                let component = try await client.services("big").first?.components.first
+                return component?.shortfall == nil && component?.replicas.filter { $0.observed == .active }.count == 3
+            })
+            #expect(site.watcher.seen.filter { $0.kind == .serviceShortfall }.count == 2, "said once each")
+        }
+    }
+
     static func activeReplicas(_ client: VeemClient) async throws -> [String: Int] {
         let service = try await client.services("shop").first
         return Dictionary(uniqueKeysWithValues: (service?.components ?? []).map { component in
