@@ -72,10 +72,12 @@ final class AMQPSession {
                 amqp_exchange_declare(state, channel, name, type, 0, durable ? 1 : 0, 0, 0, amqp_empty_table)
             }
             try check(amqp_get_rpc_reply(state), "exchange.declare \(name)")
-        case .queue(let name, let durable, let exclusive, let autoDelete):
-            try withBytes(name) { name in
-                amqp_queue_declare(state, channel, name, 0, durable ? 1 : 0, exclusive ? 1 : 0, autoDelete ? 1 : 0,
-                                   amqp_empty_table)
+        case .queue(let name, let durable, let exclusive, let autoDelete, let arguments):
+            try withTable(arguments) { table in
+                try withBytes(name) { name in
+                    amqp_queue_declare(state, channel, name, 0, durable ? 1 : 0, exclusive ? 1 : 0,
+                                       autoDelete ? 1 : 0, table)
+                }
             }
             try check(amqp_get_rpc_reply(state), "queue.declare \(name)")
         case .binding(let queue, let exchange, let key):
@@ -162,7 +164,7 @@ final class AMQPSession {
             let delivery = Delivery(
                 body: body, exchange: string(envelope.exchange), routingKey: string(envelope.routing_key),
                 properties: Self.properties(message.properties), redelivered: envelope.redelivered != 0,
-                tag: envelope.delivery_tag, epoch: epoch)
+                previousDeliveries: Self.deliveryCount(message.properties), tag: envelope.delivery_tag, epoch: epoch)
             return .delivery(consumerTag: string(envelope.consumer_tag), delivery)
         case AMQP_RESPONSE_LIBRARY_EXCEPTION where reply.library_error == AMQP_STATUS_TIMEOUT.rawValue:
             return .nothing
@@ -212,6 +214,56 @@ final class AMQPSession {
         default:
             return .nothing
         }
+    }
+
+    /// Calls `body` with `arguments` as an AMQP field table, valid for the call.
+    private func withTable(_ arguments: QueueArguments, _ body: (amqp_table_t) throws -> Void) throws {
+        var owned: [UnsafeMutableRawPointer] = []
+        defer { owned.forEach { free($0) } }
+        func text(_ key: String, _ value: String) -> amqp_table_entry_t {
+            let keyBytes = copyBytes(key), valueBytes = copyBytes(value)
+            [keyBytes.bytes, valueBytes.bytes].compactMap { $0 }.forEach { owned.append($0) }
+            var field = amqp_field_value_t()
+            field.kind = UInt8(AMQP_FIELD_KIND_UTF8.rawValue)
+            field.value.bytes = valueBytes
+            return amqp_table_entry_t(key: keyBytes, value: field)
+        }
+        var entries: [amqp_table_entry_t] = []
+        if arguments.quorum { entries.append(text("x-queue-type", "quorum")) }
+        if let exchange = arguments.deadLetterExchange { entries.append(text("x-dead-letter-exchange", exchange)) }
+        if let limit = arguments.deliveryLimit {
+            let key = copyBytes("x-delivery-limit")
+            if let pointer = key.bytes { owned.append(pointer) }
+            var field = amqp_field_value_t()
+            field.kind = UInt8(AMQP_FIELD_KIND_I32.rawValue)
+            field.value.i32 = Int32(limit)
+            entries.append(amqp_table_entry_t(key: key, value: field))
+        }
+        guard !entries.isEmpty else { return try body(amqp_empty_table) }
+        try entries.withUnsafeMutableBufferPointer { buffer in
+            try body(amqp_table_t(num_entries: Int32(buffer.count), entries: buffer.baseAddress))
+        }
+    }
+
+    /// `x-delivery-count` from a message's headers; 0 when absent.
+    private static func deliveryCount(_ p: amqp_basic_properties_t) -> Int {
+        guard p._flags & amqp_flags_t(AMQP_BASIC_HEADERS_FLAG) != 0, let entries = p.headers.entries else { return 0 }
+        for index in 0..<Int(p.headers.num_entries) where string(entries[index].key) == "x-delivery-count" {
+            let value = entries[index].value
+            switch Int32(value.kind) {
+            case Int32(AMQP_FIELD_KIND_I8.rawValue): return Int(value.value.i8)
+            case Int32(AMQP_FIELD_KIND_U8.rawValue): return Int(value.value.u8)
+            case Int32(AMQP_FIELD_KIND_I16.rawValue): return Int(value.value.i16)
+            case Int32(AMQP_FIELD_KIND_U16.rawValue): return Int(value.value.u16)
+            case Int32(AMQP_FIELD_KIND_I32.rawValue): return Int(value.value.i32)
+            case Int32(AMQP_FIELD_KIND_U32.rawValue): return Int(value.value.u32)
+            case Int32(AMQP_FIELD_KIND_I64.rawValue): return Int(value.value.i64)
+            case Int32(AMQP_FIELD_KIND_U64.rawValue), Int32(AMQP_FIELD_KIND_TIMESTAMP.rawValue):
+                return Int(clamping: value.value.u64)
+            default: return 0
+            }
+        }
+        return 0
     }
 
     private func check(_ reply: amqp_rpc_reply_t, _ what: String) throws {

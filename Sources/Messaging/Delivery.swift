@@ -27,6 +27,8 @@ public struct Delivery: Sendable {
     public var routingKey: String
     public var properties: MessageProperties
     public var redelivered: Bool
+    /// Deliveries before this one that did not end in an ack (`x-delivery-count`, which quorum queues keep).
+    public var previousDeliveries: Int = 0
     let tag: UInt64
     /// The connection epoch it arrived on; an ack for an older epoch is void (the broker already re-queued it).
     let epoch: UInt64
