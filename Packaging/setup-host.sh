@@ -31,6 +31,10 @@ for _ in $(seq 1 120); do rabbitmqctl -q await_startup --timeout 60 >/dev/null 2
 rabbitmqctl -q await_startup --timeout 60
 rabbitmqctl -q list_vhosts | grep -qx veem || rabbitmqctl -q add_vhost veem
 rabbitmqctl -q set_permissions -p veem guest '.*' '.*' '.*'
+# Requests moved to a quorum queue (delivery limit, dead-lettering): an empty classic one from an older veem goes.
+if rabbitmqctl -q list_queues -p veem name type messages 2>/dev/null | grep -qP '^veem\.coordinator\.requests\tclassic\t0$'; then
+  rabbitmqctl -q delete_queue -p veem veem.coordinator.requests >/dev/null
+fi
 
 # libvirtd with the QEMU driver
 if ! virsh -q -c qemu:///system version >/dev/null 2>&1; then

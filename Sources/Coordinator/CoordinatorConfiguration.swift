@@ -15,6 +15,9 @@ public struct CoordinatorConfiguration: Sendable {
     public var placement: SitePlacement
     /// What EC2 clients see: images, instance types, public addresses (the region is the site).
     public var cloud: CloudSite
+    /// A failpoint for fault tests (`VEEM_FAILPOINT_REQUESTS_FROM`): requests whose envelope names this sender fail
+    /// the coordinator as a bug would, every time. Never set in production.
+    public var failRequestsFrom: String?
 
     public init(site: String = "site1", databasePath: String, heartbeatInterval: Duration = .seconds(5),
                 missedHeartbeats: Int = 3, shutdownTimeout: Duration = .seconds(60),
@@ -60,5 +63,6 @@ public struct CoordinatorConfiguration: Sendable {
                   placement: SitePlacement(classes: classes, loneVEEClass: lone, weigher: weigher,
                                            preemption: preemption == "on"),
                   cloud: try CloudSettings.site(region: site, settings: settings))
+        failRequestsFrom = settings["VEEM_FAILPOINT_REQUESTS_FROM"]
     }
 }

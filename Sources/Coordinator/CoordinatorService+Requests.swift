@@ -15,6 +15,13 @@ struct Outcome {
     var recordReply = false
     /// A GetConsoleOutput for a host's agent to answer instead of `reply`, with the EC2 request id.
     var consoleRead: (read: ConsoleRead, ec2RequestId: String)?
+    /// The test failpoint fired: the transaction must fail.
+    var failpoint = false
+}
+
+/// What the test failpoint throws.
+struct FailpointError: Error, CustomStringConvertible {
+    var description: String { "failpoint VEEM_FAILPOINT_REQUESTS_FROM: this request fails the coordinator" }
 }
 
 /// VMI requests from clients: each gets one reply (VEEsAccepted, a report, or ErrorReply). Whatever has arrived is
@@ -34,8 +41,13 @@ extension CoordinatorService {
                 for index in batch.indices where Self.readsOnly(messages[index]) {
                     readers.addTask { await self.answer([batch[index]], [messages[index]], now, readOnly: true) }
                 }
+                // A request delivered before without an ack may be what failed or killed the coordinator: it goes
+                // alone, so that it cannot take the others down with it.
                 let writes = batch.indices.filter { !Self.readsOnly(messages[$0]) }
-                await answer(writes.map { batch[$0] }, writes.map { messages[$0] }, now, readOnly: false)
+                let (suspects, others) = (writes.filter { batch[$0].previousDeliveries > 0 },
+                                          writes.filter { batch[$0].previousDeliveries == 0 })
+                await answer(others.map { batch[$0] }, others.map { messages[$0] }, now, readOnly: false)
+                for index in suspects { await answer([batch[index]], [messages[index]], now, readOnly: false) }
             }
         }
     }
@@ -47,8 +59,10 @@ extension CoordinatorService {
         guard !batch.isEmpty else { return }
         let outcomes: [Outcome]
         do {
-            let handle: @Sendable (InventoryTransaction) -> [Outcome] = { tx in
-                zip(batch, messages).map { self.handleRequest($0, $1, tx, now) }
+            let handle: @Sendable (InventoryTransaction) throws -> [Outcome] = { tx in
+                let outcomes = zip(batch, messages).map { self.handleRequest($0, $1, tx, now) }
+                if outcomes.contains(where: \.failpoint) { throw FailpointError() }
+                return outcomes
             }
             outcomes = try await readOnly ? inventory.read(handle) : inventory.write(handle)
         } catch let unavailable as InventoryUnavailable {
@@ -63,8 +77,17 @@ extension CoordinatorService {
             }
         } catch {
             logger.error("request batch not committed", metadata: ["error": "\(error)", "size": "\(batch.count)"])
+            if batch.count > 1 {
+                // One of them is to blame: each on its own, so that the rest commit.
+                for (delivery, message) in zip(batch, messages) {
+                    await answer([delivery], [message], now, readOnly: readOnly)
+                }
+                return
+            }
+            // Back to the queue; the broker counts the deliveries and, at the limit, dead-letters it (answered from
+            // there).
             batch.forEach { connection.reject($0, requeue: true) }
-            try? await Task.sleep(for: .seconds(1))
+            try? await Task.sleep(for: .milliseconds(200))
             return
         }
         for (delivery, outcome) in zip(batch, outcomes) {
@@ -124,6 +147,10 @@ extension CoordinatorService {
             return Outcome(reply: encodeError([error], to: id), requestId: id)
         }
         let id = message.header.id
+        if let failpoint = configuration.failRequestsFrom, message.header.sender == failpoint {
+            // The failpoint: this request fails the whole transaction, as a bug would.
+            return Outcome(failpoint: true)
+        }
         do {
             if let recorded = try tx.reply(forRequest: id) { return Outcome(reply: recorded, requestId: id) }
             return try tx.isolated {

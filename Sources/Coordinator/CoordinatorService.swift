@@ -37,13 +37,23 @@ public final class CoordinatorService: Service {
     var sender: String { "coordinator/\(configuration.site)" }
 
     public func run() async throws {
-        try await connection.declare(Topology.coordinator)
+        do {
+            try await connection.declare(Topology.coordinator)
+        } catch let error where "\(error)".contains("inequivalent arg")
+                                    && "\(error)".contains("'\(Topology.requestsQueue)'") {
+            throw UpgradeError(description: """
+                \(Topology.requestsQueue) is a classic queue left by an older veem, and is now a quorum queue. \
+                Let an older coordinator empty it, delete it (rabbitmqctl delete_queue -p \
+                \(connection.configuration.vhost) \(Topology.requestsQueue)), then start this one. (\(error))
+                """)
+        }
         let resent = try await resendUnconverged()
         logger.info("coordinator ready", metadata: ["site": "\(configuration.site)", "resent": "\(resent)"])
         onReady("site \(configuration.site): \(resent) pending commands re-sent")
         try await cancelWhenGracefulShutdown {
             try await withThrowingDiscardingTaskGroup { group in
                 group.addTask { await self.consumeRequests() }
+                group.addTask { await self.consumeDeadLetters() }
                 group.addTask { await self.consumeReports() }
                 group.addTask { await self.watchLiveness() }
                 group.addTask { await self.runServices() }
@@ -121,4 +131,9 @@ public final class CoordinatorService: Service {
 extension Duration {
     /// The duration in seconds, as a Double.
     var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
+
+/// A broker left in a shape an older veem made, which an operator must change.
+struct UpgradeError: Error, CustomStringConvertible {
+    var description: String
 }

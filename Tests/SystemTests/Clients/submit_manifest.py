@@ -4,25 +4,20 @@ Usage: submit_manifest.py MANIFEST. VEEM_AMQP_URL names the broker. Publishes a 
 `veem.requests` (routing key `request`) with a reply queue of its own, prints the coordinator's reply (the JSON
 envelope) and exits 0 if it is not an ErrorReply, 1 if it is, 2 if no reply came within 60 s.
 """
-import datetime
 import json
 import os
 import sys
-import uuid
 
 import pika
+
+import vmi_envelope
 
 url = os.environ["VEEM_AMQP_URL"]
 manifest = open(sys.argv[1], encoding="utf-8").read()
 connection = pika.BlockingConnection(pika.URLParameters(url))
 channel = connection.channel()
 reply_queue = channel.queue_declare(queue="", exclusive=True, auto_delete=True).method.queue
-request_id = str(uuid.uuid4())
-envelope = {
-    "v": 1, "type": "SubmitService", "id": request_id,
-    "sentAt": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
-    "sender": "pika@system-test", "body": {"manifest": manifest},
-}
+request_id, envelope = vmi_envelope.request("SubmitService", "pika@system-test", {"manifest": manifest})
 channel.confirm_delivery()
 channel.basic_publish(exchange="veem.requests", routing_key="request", body=json.dumps(envelope).encode(),
                       properties=pika.BasicProperties(content_type="application/json", delivery_mode=2,
