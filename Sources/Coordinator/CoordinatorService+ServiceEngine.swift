@@ -203,10 +203,11 @@ extension CoordinatorService {
                 let metric = name == "Load" ? "cpu.load" : name
                 do {
                     let history = try tx.history(of: metric, vees: sources, since: now.addingTimeInterval(-rule.window.seconds))
-                    return history.values.compactMap { Elasticity.aggregate($0, rule.aggregate) }.reduce(0, +)
+                    let aggregates = history.values.compactMap { Elasticity.aggregate($0, rule.aggregate) }
+                    return aggregates.isEmpty ? nil : aggregates.reduce(0, +)
                 } catch {
                     failure = error
-                    return 0
+                    return nil
                 }
             },
             replicas: { component in live.filter { $0.component == component }.count },

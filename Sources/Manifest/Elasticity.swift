@@ -16,14 +16,15 @@ public enum Elasticity {
 
     /// Component KPIs, derived ones resolved through the manifest's KPI rules (`Load(C3) = 3 * Load(C1)`).
     public struct Inputs {
-        /// A measured KPI of a component (probes' values aggregated over the rule's window, or platform ones).
-        public var measured: (_ name: String, _ component: String, _ rule: ServiceManifest.Rule) -> Double
+        /// A measured KPI of a component (probes' values aggregated over the rule's window, or platform ones); nil
+        /// when no sample fell in the window. A rule with an input missing decides nothing: no data is not zero.
+        public var measured: (_ name: String, _ component: String, _ rule: ServiceManifest.Rule) -> Double?
         public var replicas: (_ component: String) -> Int
         public var lastAction: (_ component: String) -> Date?
         /// CPUs per replica now.
         public var cpus: (_ component: String) -> Int
 
-        public init(measured: @escaping (String, String, ServiceManifest.Rule) -> Double,
+        public init(measured: @escaping (String, String, ServiceManifest.Rule) -> Double?,
                     replicas: @escaping (String) -> Int, lastAction: @escaping (String) -> Date?,
                     cpus: @escaping (String) -> Int = { _ in 1 }) {
             self.measured = measured
@@ -54,6 +55,7 @@ public enum Elasticity {
                 continue
             }
             var seen: [String: Double] = [:]
+            var missing = false
             func value(_ name: String, _ of: String, depth: Int) -> Double {
                 let key = "\(name)(\(of))"
                 if let known = seen[key] { return known }
@@ -62,13 +64,17 @@ public enum Elasticity {
                     result = expression.evaluate { value($0, $1, depth: depth + 1) }
                 } else if name == "Replicas" {
                     result = Double(inputs.replicas(of))
+                } else if let measured = inputs.measured(name, of, rule) {
+                    result = measured
                 } else {
-                    result = inputs.measured(name, of, rule)
+                    missing = true
+                    result = 0
                 }
                 seen[key] = result
                 return result
             }
             let raw = expression.evaluate { value($0, $1, depth: 0) }
+            if missing { continue }
             let current = resource == .replicas ? inputs.replicas(component) : inputs.cpus(component)
             let target = min(bounds.upperBound, max(bounds.lowerBound, Int(raw.rounded(.up))))
             guard target != current else { continue }

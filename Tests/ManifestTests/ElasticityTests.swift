@@ -16,7 +16,7 @@ import Testing
         """).get()
     let now = Date(timeIntervalSince1970: 1_795_000_000)
 
-    func decide(rps: Double, replicas: [String: Int], lastAction: Date? = nil) -> [Elasticity.Decision] {
+    func decide(rps: Double?, replicas: [String: Int], lastAction: Date? = nil) -> [Elasticity.Decision] {
         let due = manifest.rules.filter { if case .replicas = $0.statement { true } else { false } }
         return Elasticity.decide(manifest, rules: due, inputs: Elasticity.Inputs(
             measured: { name, _, _ in name == "RequestPerSecond" ? rps : 0 },
@@ -32,6 +32,12 @@ import Testing
         #expect(decide(rps: 10_000, replicas: ["C1": 1, "C3": 1]).map(\.to) == [4, 10])
         // And to min.
         #expect(decide(rps: 0, replicas: ["C1": 4, "C3": 4]).map(\.to) == [1, 1])
+    }
+
+    @Test func noSampleInTheWindowIsNoDataNotZero() {
+        // A probe that went quiet (or a window that saw none of its pushes) scales nothing down, directly or
+        // through a derived KPI.
+        #expect(decide(rps: nil, replicas: ["C1": 4, "C3": 4]).isEmpty)
     }
 
     @Test func toleranceAndCooldownHoldActionsBack() {
