@@ -80,17 +80,31 @@ extension LibvirtDriver {
     }
 
     public func deleteDisk(_ vee: String) async throws {
-        try await pool.run { () throws in
+        try await withVolume(of: vee) { volume in
+            guard let volume else { return }
+            guard virStorageVolDelete(volume, 0) == 0 else { throw HypervisorError.last("virStorageVolDelete") }
+        }
+    }
+
+    /// Whether the VEE has a disk in the pool.
+    public func hasDisk(_ vee: String) async throws -> Bool {
+        try await withVolume(of: vee) { $0 != nil }
+    }
+
+    /// Runs `body` on the pool's thread with the VEE's volume, or nil when it has none.
+    private func withVolume<T: Sendable>(of vee: String,
+                                         _ body: @escaping @Sendable (virStorageVolPtr?) throws -> T) async throws -> T {
+        try await pool.run { () throws -> T in
             guard let storage = virStoragePoolLookupByName(self.connection.pointer, self.poolName) else {
                 throw HypervisorError.last("virStoragePoolLookupByName")
             }
             defer { virStoragePoolFree(storage) }
             guard let volume = virStorageVolLookupByName(storage, Self.volumeName(vee)) else {
                 virResetLastError()
-                return
+                return try body(nil)
             }
             defer { virStorageVolFree(volume) }
-            guard virStorageVolDelete(volume, 0) == 0 else { throw HypervisorError.last("virStorageVolDelete") }
+            return try body(volume)
         }
     }
 }
