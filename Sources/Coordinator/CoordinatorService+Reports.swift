@@ -59,7 +59,7 @@ extension CoordinatorService {
                 return Outcome()
             }
         case let report as VEEStateReport:
-            return Outcome(events: try observe(report.observation, from: report.host, tx, now))
+            return try observe(report.observation, from: report.host, tx, now)
         case let metrics as VEEMetrics:
             // Only rules read the history, and rules belong to services: a lone VEE's latest values are enough.
             let footprint = try tx.footprint()
@@ -89,7 +89,11 @@ extension CoordinatorService {
         try tx.appendEvent(up, at: now)
         var outcome = Outcome(events: [up])
         let reported = Dictionary(registration.vees.map { ($0.vee, $0) }, uniquingKeysWith: { $1 })
-        for observation in registration.vees { outcome.events += try observe(observation, from: host, tx, now) }
+        for observation in registration.vees {
+            let observed = try observe(observation, from: host, tx, now)
+            outcome.events += observed.events
+            outcome.commands += observed.commands
+        }
         let known = try tx.vees(onHost: host)
         for vee in known {
             let observed = reported[vee.id]?.state
@@ -106,15 +110,41 @@ extension CoordinatorService {
         return outcome
     }
 
+    /// Records what a host observed. A change made outside veem (virsh, or the guest itself) is handled by one
+    /// policy: a lone VEE's is adopted as its desired state (as EC2 does for a guest that shuts itself down), and an
+    /// undefined one is cleaned up (its disk and console log go); a service replica is brought back to the state its
+    /// service wants (the manifest wins). Either way a VEE_CHANGED_OUTSIDE event names the change.
     private func observe(_ observation: VEEObservation, from host: String, _ tx: InventoryTransaction,
-                         _ now: Date) throws -> [SiteEvent] {
-        guard var view = try tx.observe(observation, from: host, at: now) else { return [] }
-        if observation.spontaneous == true, let adopted = try tx.adoptObserved(view.id, at: now) {
-            view = adopted
+                         _ now: Date) throws -> Outcome {
+        guard var view = try tx.observe(observation, from: host, at: now) else { return Outcome() }
+        var outcome = Outcome()
+        let wanted = view.desired
+        if observation.spontaneous == true, observation.state.isStable, observation.state != wanted,
+           wanted != .destroyed {
+            let change = "\(view.spec.name) was \(wanted.rawValue), found \(observation.state.rawValue): "
+                + "changed outside veem (virsh, or the guest itself)"
+            if view.service != nil {
+                outcome.commands.append(view)
+                outcome.events.append(outsideChange(view, host, "\(change); restored to \(wanted.rawValue), as its service wants"))
+            } else if let adopted = try tx.adoptObserved(view.id, at: now) {
+                view = adopted
+                // Gone from libvirt: the agent removes what the domain left behind.
+                if adopted.desired == .destroyed { outcome.commands.append(adopted) }
+                outcome.events.append(outsideChange(view, host, "\(change); adopted as its desired state"))
+            }
+            for event in outcome.events { try tx.appendEvent(event, at: now) }
         }
-        return [SiteEvent(kind: observation.state == .failed ? .veeFailed : .veeStateChanged, host: host,
-                          vee: view.id, state: observation.state,
-                          message: "\(view.spec.name) is \(observation.state.rawValue)"
-                              + (observation.error.map { ": \($0)" } ?? ""))]
+        outcome.events.insert(SiteEvent(kind: observation.state == .failed ? .veeFailed : .veeStateChanged,
+                                        host: host, vee: view.id, state: observation.state,
+                                        message: "\(view.spec.name) is \(observation.state.rawValue)"
+                                            + (observation.error.map { ": \($0)" } ?? "")), at: 0)
+        return outcome
+    }
+
+    private func outsideChange(_ view: VEEView, _ host: String, _ message: String) -> SiteEvent {
+        logger.warning("VEE changed outside veem", metadata: ["vee": "\(view.id)", "host": "\(host)",
+                                                              "change": "\(message)"])
+        return SiteEvent(kind: .veeChangedOutside, host: host, vee: view.id, state: view.desired, message: message,
+                         service: view.service)
     }
 }

@@ -66,6 +66,8 @@ public struct SiteEvent: VMIBody, Equatable {
         case serviceScaled = "SERVICE_SCALED"
         /// A component cannot have all its desired replicas (`message` says why), or has them again.
         case serviceShortfall = "SERVICE_SHORTFALL"
+        /// A VEE's domain changed outside veem (virsh, the guest itself); `message` says what veem did about it.
+        case veeChangedOutside = "VEE_CHANGED_OUTSIDE"
     }
     public var service: String?
     /// With SERVICE_STATE_CHANGED: the state the service entered.
