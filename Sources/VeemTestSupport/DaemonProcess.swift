@@ -29,6 +29,10 @@ public final class DaemonProcess: @unchecked Sendable {
         var environment = ["PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                            "LANG": "C.UTF-8", "NOTIFY_SOCKET": notifySocket,
                            "INVOCATION_ID": UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()]
+        // Not systemd's, but a sanitizer run's: each daemon reports to its own file (Packaging/run-tests.sh --asan).
+        for key in ["ASAN_OPTIONS", "UBSAN_OPTIONS"] {
+            if let value = ProcessInfo.processInfo.environment[key] { environment[key] = value }
+        }
         if let watchdog {
             let (seconds, attoseconds) = watchdog.components
             environment["WATCHDOG_USEC"] = "\(seconds * 1_000_000 + attoseconds / 1_000_000_000_000)"
