@@ -127,6 +127,11 @@ final class AMQPSession {
             props._flags |= amqp_flags_t(AMQP_BASIC_TYPE_FLAG)
             props.type = bytes(type)
         }
+        if let expiration = properties.expiration {
+            props._flags |= amqp_flags_t(AMQP_BASIC_EXPIRATION_FLAG)
+            let (seconds, attoseconds) = expiration.components
+            props.expiration = bytes(String(max(0, seconds * 1000 + attoseconds / 1_000_000_000_000_000)))
+        }
         let exchangeBytes = bytes(exchange)
         let keyBytes = bytes(routingKey)
         let status = body.withUnsafeBytes { raw in
@@ -245,6 +250,18 @@ final class AMQPSession {
         }
     }
 
+    /// A text header of a message, if it has one.
+    private static func header(_ p: amqp_basic_properties_t, _ name: String) -> String? {
+        guard p._flags & amqp_flags_t(AMQP_BASIC_HEADERS_FLAG) != 0, let entries = p.headers.entries else { return nil }
+        for index in 0..<Int(p.headers.num_entries) where string(entries[index].key) == name {
+            let value = entries[index].value
+            guard Int32(value.kind) == Int32(AMQP_FIELD_KIND_UTF8.rawValue)
+                    || Int32(value.kind) == Int32(AMQP_FIELD_KIND_BYTES.rawValue) else { return nil }
+            return string(value.value.bytes)
+        }
+        return nil
+    }
+
     /// `x-delivery-count` from a message's headers; 0 when absent.
     private static func deliveryCount(_ p: amqp_basic_properties_t) -> Int {
         guard p._flags & amqp_flags_t(AMQP_BASIC_HEADERS_FLAG) != 0, let entries = p.headers.entries else { return 0 }
@@ -293,7 +310,8 @@ final class AMQPSession {
             correlationId: field(AMQP_BASIC_CORRELATION_ID_FLAG, p.correlation_id),
             replyTo: field(AMQP_BASIC_REPLY_TO_FLAG, p.reply_to),
             type: field(AMQP_BASIC_TYPE_FLAG, p.type),
-            persistent: p._flags & amqp_flags_t(AMQP_BASIC_DELIVERY_MODE_FLAG) != 0 && p.delivery_mode == 2)
+            persistent: p._flags & amqp_flags_t(AMQP_BASIC_DELIVERY_MODE_FLAG) != 0 && p.delivery_mode == 2,
+            deathReason: header(p, "x-first-death-reason"))
     }
 
     static func describe(_ status: Int32) -> String {

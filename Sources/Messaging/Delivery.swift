@@ -8,9 +8,17 @@ public struct MessageProperties: Sendable, Equatable {
     /// The VMI message type, so tools can route without parsing the body.
     public var type: String?
     public var persistent: Bool
+    /// AMQP `expiration`: the broker drops (dead-letters) the message once it has waited this long in a queue,
+    /// timed by the broker's clock.
+    public var expiration: Duration?
+    /// Why the broker dead-lettered it (`x-first-death-reason`: rejected, expired, delivery_limit), when it did.
+    public var deathReason: String?
 
     public init(messageId: String? = nil, correlationId: String? = nil, replyTo: String? = nil,
-                type: String? = nil, persistent: Bool = true) {
+                type: String? = nil, persistent: Bool = true, expiration: Duration? = nil,
+                deathReason: String? = nil) {
+        self.expiration = expiration
+        self.deathReason = deathReason
         self.messageId = messageId
         self.correlationId = correlationId
         self.replyTo = replyTo
