@@ -10,6 +10,13 @@ extension CoordinatorService {
             let header = try? VMI.decodeHeader(delivery.body)
             let id = header?.0.id ?? delivery.properties.messageId ?? "unknown"
             let type = header?.1.rawValue ?? delivery.properties.type ?? "unknown"
+            if delivery.properties.deathReason == "expired" {
+                // Its sender gave up waiting before any coordinator took it: nobody to answer, nothing to keep.
+                logger.notice("request expired in the queue before it was handled; dropped",
+                              metadata: ["request": "\(id)", "type": "\(type)"])
+                connection.ack(delivery)
+                continue
+            }
             logger.error("request given up after repeated failures; parked",
                          metadata: ["request": "\(id)", "type": "\(type)", "queue": "\(Topology.parkedQueue)",
                                     "replyTo": "\(delivery.properties.replyTo ?? "none")"])

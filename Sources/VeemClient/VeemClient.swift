@@ -85,7 +85,10 @@ public final class VeemClient: @unchecked Sendable {
                     return
                 }
                 connection.post(exchange: Topology.requestsExchange, routingKey: Topology.requestsKey, body: bytes,
-                                properties: MessageProperties(messageId: id, replyTo: replyQueue),
+                                // Past the timeout nobody waits for it: the broker drops it rather than let it
+                                // run late (a coordinator away or stuck), timed by its own clock.
+                                properties: MessageProperties(messageId: id, replyTo: replyQueue,
+                                                              expiration: timeout),
                                 mandatory: true) { result in
                     if case .failure(let error) = result { self.fail(id, with: error) }
                 }

@@ -72,6 +72,34 @@ import VMI
         }
     }
 
+    @Test func aRequestItsClientGaveUpOnIsNotRunLate() async throws {
+        try await withSite { site in
+            let driver = try await sharedTestDriver()
+            try await site.startCoordinatorAndAgent(uniqueHost(), driver: driver)
+            await site.stopCoordinator()
+            // The client stops waiting after 1 s, and its request expires in the queue (AMQP expiration).
+            await #expect(throws: VeemClientError.self) {
+                _ = try await site.client.request(InitializeVEE(vee: vee("late1")), expecting: VEEsAccepted.self,
+                                                  timeout: .seconds(1))
+            }
+            let id = "late-\(UUID().uuidString.prefix(8))"
+            let expired = Task {
+                try await site.client.requestRaw(InitializeVEE(vee: vee("late2")), id: id, timeout: .seconds(1))
+            }
+            _ = try? await expired.value
+            try await site.startCoordinator()
+            // A client still waiting is served as before (a write, so after the queued ones)…
+            let onTime = try await site.client.initialize(vee("ontime1"))
+            #expect(onTime.spec.name == "ontime1")
+            // …while those that expired made nothing.
+            let names = try await site.client.site().vees.map(\.spec.name)
+            #expect(names == ["ontime1"], "\(names)")
+            // Dropped by the broker (its clock, so no skew between client and coordinator matters), not parked.
+            #expect(try await site.broker.depth(of: Topology.requestsQueue) == 0)
+            #expect(try await site.broker.depth(of: Topology.parkedQueue) == 0)
+        }
+    }
+
     @Test func aCoordinatorWithAnEmptyInventoryAsksRunningAgentsToRegisterAgain() async throws {
         try await withSite { site in
             let driver = try await sharedTestDriver()
