@@ -32,6 +32,9 @@ public final class Inventory: Sendable {
                                                 withIntermediateDirectories: true)
         let database = try DatabasePool(path: path, configuration: configuration)
         try InventorySchema.migrator.migrate(database)
+        // A file SQLite can read but not write (a read-only mount that kept its -wal and -shm) must stop the
+        // daemon now, not refuse every write later.
+        try database.write { db in try db.execute(sql: "CREATE TABLE veem_write_probe (x); DROP TABLE veem_write_probe") }
         return database
     }
 

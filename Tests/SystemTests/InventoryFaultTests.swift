@@ -73,8 +73,10 @@ import VeemTestSupport
         let deployed = try await site.veemctlResult(["service", "submit", manifest, "--timeout", "60"])
         #expect(deployed.status == 0, "deployed once there was room: \(deployed.output)")
 
-        // A read-only inventory: the coordinator does not start, and says which file and why.
-        _ = try await site.stop("coordinator")
+        // A read-only inventory: the coordinator does not start, and says which file and why. Killed, so that the
+        // -wal and -shm files stay: SQLite can then still read the file, and only a write shows it is read-only.
+        try await #require(site.process("coordinator")).kill9()
+        #expect(FileManager.default.fileExists(atPath: database + "-wal"))
         try await Self.mount(["-o", "remount,ro", disk])
         let readOnly = try DaemonProcess("veem-coordinator", name: "coordinator-ro", directory: site.directory,
                                          settings: ["VEEM_SITE": "site1", "VEEM_DATABASE": database,
