@@ -45,10 +45,14 @@ public final class AgentService: Service {
             driver: driver, images: images, console: console,
             cacheFile: "\(configuration.stateDirectory)/domain-type", logger: logger
         ).choose(configured: configuration.domainType, facts: facts)
-        let converger = Converger(host: host, domainType: domainType, driver: driver, images: images,
-                                  console: console, bootTimeout: configuration.bootTimeout) { [self] in
+        var waiting = Converger(host: host, domainType: domainType, driver: driver, images: images,
+                                console: console, bootTimeout: configuration.bootTimeout) { [self] in
             await report($0)
         }
+        waiting.unreachable = { [logger] error in
+            logger.warning("libvirtd unreachable, the command waits for it", metadata: ["error": "\(error)"])
+        }
+        let converger = waiting
         let observations = try await reconcile(converger)
         try await register(facts: facts, domainType: domainType, images: images, observations: observations)
         // Asked again later (the coordinator lost its inventory): what libvirt has now.
@@ -172,17 +176,28 @@ public final class AgentService: Service {
     /// changes a command made itself are already reported, and de-duplication drops them.
     func watchEvents() async {
         for await event in driver.events() {
+            if event.kind == .reconnected {
+                logger.info("connected to libvirtd again: looking at every VEE")
+                for vee in await state.ownedVEEs { await recheck(vee, undefined: false) }
+                continue
+            }
             let vee = event.uuid
             guard await state.owns(vee) else { continue }
-            await lanes.submit(vee) { [self] in
-                guard let status = try? await driver.status(of: vee) else {
-                    if event.kind == .undefined {
-                        await report(VEEObservation(vee: vee, state: .destroyed, spontaneous: true))
-                    }
-                    return
-                }
-                await report(VEEObservation(vee: vee, state: status.veeState, spontaneous: true))
+            await recheck(vee, undefined: event.kind == .undefined)
+        }
+    }
+
+    /// Reports what libvirt has for `vee` now, behind its command in progress. `undefined`: a missing domain means
+    /// it was undefined (rather than a lookup that failed).
+    func recheck(_ vee: String, undefined: Bool) async {
+        await lanes.submit(vee) { [self] in
+            let status: DomainStatus?
+            do { status = try await driver.status(of: vee) } catch { return }
+            guard let status else {
+                if undefined { await report(VEEObservation(vee: vee, state: .destroyed, spontaneous: true)) }
+                return
             }
+            await report(VEEObservation(vee: vee, state: status.veeState, spontaneous: true))
         }
     }
 

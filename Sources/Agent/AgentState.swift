@@ -9,6 +9,9 @@ actor AgentState {
 
     func owns(_ vee: String) -> Bool { reported[vee] != nil }
 
+    /// Every VEE this host owns.
+    var ownedVEEs: [String] { Array(reported.keys) }
+
     /// Notes a report; returns false when it repeats the last one.
     func noteReport(_ observation: VEEObservation) -> Bool {
         if observation.state == .destroyed {

@@ -26,17 +26,22 @@ struct ConsoleWatcher: Sendable {
         return Data((try handle.readToEnd() ?? Data()).drop { $0 == 0 })
     }
 
+    /// Whether the VEE has a console log at all (a guest adopted from elsewhere may have none to judge by).
+    func exists(_ vee: String) -> Bool { FileManager.default.fileExists(atPath: path(for: vee)) }
+
+    /// Whether the console shows `marker` now.
+    func shows(_ marker: String, vee: String) -> Bool {
+        FileManager.default.contents(atPath: path(for: vee))?.range(of: Data(marker.utf8)) != nil
+    }
+
     /// Waits until the console shows `marker`; false after `timeout`, or as soon as `stillRunning` says the domain
     /// stopped.
     func waitForMarker(_ marker: String, vee: String, timeout: Duration,
                        stillRunning: @Sendable () async -> Bool) async -> Bool {
         let deadline = ContinuousClock.now + timeout
-        let needle = Data(marker.utf8)
         var checks = 0
         while ContinuousClock.now < deadline {
-            if let data = FileManager.default.contents(atPath: path(for: vee)), data.range(of: needle) != nil {
-                return true
-            }
+            if shows(marker, vee: vee) { return true }
             checks += 1
             if checks % 10 == 0, !(await stillRunning()) { return false }
             try? await Task.sleep(for: .milliseconds(100))

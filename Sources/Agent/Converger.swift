@@ -14,14 +14,25 @@ struct Converger: Sendable {
     let bootTimeout: Duration
     /// Reports an intermediate state (BOOTING, SHUTTING_DOWN) while the work goes on.
     let progress: @Sendable (VEEObservation) async -> Void
+    /// Told each time a command waits for libvirtd.
+    var unreachable: @Sendable (HypervisorError) async -> Void = { _ in }
 
-    /// Converges and returns the state reached; a failure comes back as FAILED with libvirt's reason.
+    /// Converges and returns the state reached; a failure comes back as FAILED with libvirt's reason. While
+    /// libvirtd cannot be reached (restarting, upgraded) the command waits and is tried again: a VEE is not FAILED
+    /// because its host's libvirtd was away for a moment. Safe to repeat, since each step looks before it acts.
     func converge(_ command: ConvergeVEE) async -> VEEObservation {
-        do {
-            let state = try await apply(command)
-            return VEEObservation(vee: command.vee, state: state)
-        } catch {
-            return VEEObservation(vee: command.vee, state: .failed, error: "\(error)")
+        var delay = Duration.milliseconds(250)
+        while true {
+            do {
+                let state = try await apply(command)
+                return VEEObservation(vee: command.vee, state: state)
+            } catch let error as HypervisorError where error.isConnectionLost && !Task.isCancelled {
+                await unreachable(error)
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(5))
+            } catch {
+                return VEEObservation(vee: command.vee, state: .failed, error: "\(error)")
+            }
         }
     }
 
@@ -88,6 +99,15 @@ struct Converger: Sendable {
         let vee = record.vee, spec = record.spec
         switch status {
         case .running:
+            // Found running with its console lacking the marker: a boot that a restart (of this agent or of
+            // libvirtd) interrupted the waiting for. It is ACTIVE only once the guest shows it booted.
+            if let marker = images[spec.image]?.bootMarker, console.exists(vee), !console.shows(marker, vee: vee) {
+                await progress(VEEObservation(vee: vee, state: .booting))
+                guard await console.waitForMarker(marker, vee: vee, timeout: bootTimeout,
+                                                  stillRunning: stillRunning(vee)) else {
+                    throw VMIError(code: .timeout, message: "the guest did not show its boot marker within \(bootTimeout)")
+                }
+            }
             return .active
         case .paused:
             try await driver.resume(vee)
@@ -108,10 +128,8 @@ struct Converger: Sendable {
             console.reset(vee)
             try await driver.start(vee)
             await progress(VEEObservation(vee: vee, state: .booting))
-            let driver = self.driver
-            let booted = await console.waitForMarker(marker, vee: vee, timeout: bootTimeout) {
-                (try? await driver.status(of: vee)) == .running
-            }
+            let booted = await console.waitForMarker(marker, vee: vee, timeout: bootTimeout,
+                                                     stillRunning: stillRunning(vee))
             guard booted else {
                 throw VMIError(code: .timeout, message: "the guest did not show its boot marker within \(bootTimeout)")
             }
@@ -130,8 +148,7 @@ struct Converger: Sendable {
         console.reset(vee)
         await progress(VEEObservation(vee: vee, state: .booting))
         try await driver.reboot(vee)
-        let driver = self.driver
-        let running: @Sendable () async -> Bool = { (try? await driver.status(of: vee)) == .running }
+        let running = stillRunning(vee)
         if await console.waitForMarker(marker, vee: vee, timeout: .milliseconds(Int64(timeout * 1000)),
                                       stillRunning: running) {
             return .active
@@ -143,6 +160,15 @@ struct Converger: Sendable {
                 + "of a reset")
         }
         return .active
+    }
+
+    /// Whether the domain still runs while its boot is awaited. Unknown while libvirtd is away counts as running:
+    /// the guest goes on booting without libvirtd, and its marker still decides.
+    private func stillRunning(_ vee: String) -> @Sendable () async -> Bool {
+        let driver = self.driver
+        return {
+            do { return try await driver.status(of: vee) == .running } catch { return true }
+        }
     }
 
     /// SHUTDOWN: ask the guest, then power off once `timeout` passes.

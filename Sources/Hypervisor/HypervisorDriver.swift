@@ -54,6 +54,9 @@ public struct HostFacts: Sendable, Equatable {
 public struct DomainEvent: Sendable, Equatable {
     public enum Kind: Sendable, Equatable {
         case defined, undefined, started, suspended, resumed, stopped, shutdown, pmsuspended, crashed, other(Int32)
+        /// Not a domain's event: the connection to the hypervisor was lost and is back (`uuid` is empty). Events
+        /// in between were missed, so every domain is worth a look.
+        case reconnected
     }
     /// The domain's UUID (a VEE id for domains veem owns).
     public var uuid: String

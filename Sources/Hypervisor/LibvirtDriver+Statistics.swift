@@ -8,7 +8,7 @@ extension LibvirtDriver {
             var records: UnsafeMutablePointer<virDomainStatsRecordPtr?>?
             let groups = VIR_DOMAIN_STATS_STATE.rawValue | VIR_DOMAIN_STATS_CPU_TOTAL.rawValue
                 | VIR_DOMAIN_STATS_BALLOON.rawValue | VIR_DOMAIN_STATS_VCPU.rawValue
-            let count = virConnectGetAllDomainStats(self.connection.pointer, groups, &records,
+            let count = virConnectGetAllDomainStats(try self.connection.pointer, groups, &records,
                                                     VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE.rawValue)
             guard count >= 0, let records else { throw HypervisorError.last("virConnectGetAllDomainStats") }
             defer { virDomainStatsRecordListFree(records) }

@@ -16,7 +16,7 @@ extension LibvirtDriver {
     }
 
     private func ensurePoolOnce(directory: String) throws {
-        let conn = connection.pointer
+        let conn = try connection.pointer
         if let existing = virStoragePoolLookupByName(conn, poolName) {
             defer { virStoragePoolFree(existing) }
             var info = virStoragePoolInfo()
@@ -41,7 +41,7 @@ extension LibvirtDriver {
     /// Stops and forgets this driver's pool (its volumes stay on disk). For rigs whose disk directory is temporary.
     public func removePool() async throws {
         try await pool.run { () throws in
-            guard let storage = virStoragePoolLookupByName(self.connection.pointer, self.poolName) else {
+            guard let storage = virStoragePoolLookupByName(try self.connection.pointer, self.poolName) else {
                 virResetLastError()
                 return
             }
@@ -55,7 +55,7 @@ extension LibvirtDriver {
 
     public func ensureDisk(_ vee: String, sizeGiB: Int, backing: String?) async throws -> String {
         try await pool.run { () throws -> String in
-            guard let storage = virStoragePoolLookupByName(self.connection.pointer, self.poolName) else {
+            guard let storage = virStoragePoolLookupByName(try self.connection.pointer, self.poolName) else {
                 throw HypervisorError.last("virStoragePoolLookupByName")
             }
             defer { virStoragePoolFree(storage) }
@@ -95,7 +95,7 @@ extension LibvirtDriver {
     private func withVolume<T: Sendable>(of vee: String,
                                          _ body: @escaping @Sendable (virStorageVolPtr?) throws -> T) async throws -> T {
         try await pool.run { () throws -> T in
-            guard let storage = virStoragePoolLookupByName(self.connection.pointer, self.poolName) else {
+            guard let storage = virStoragePoolLookupByName(try self.connection.pointer, self.poolName) else {
                 throw HypervisorError.last("virStoragePoolLookupByName")
             }
             defer { virStoragePoolFree(storage) }

@@ -9,7 +9,7 @@ public final class LibvirtDriver: HypervisorDriver {
     public let uri: String
     /// Name of the storage pool holding VEE disks.
     public let poolName: String
-    let connection: ConnectionHandle
+    let link: LibvirtLink
     let pool: BlockingPool
     private let eventStream: AsyncStream<DomainEvent>
 
@@ -21,35 +21,29 @@ public final class LibvirtDriver: HypervisorDriver {
         let poolName = poolName ?? Self.poolName(for: diskDirectory)
         LibvirtEventLoop.start()
         let pool = BlockingPool(name: "libvirt", threads: threads)
-        let connection = try await pool.run { () throws -> ConnectionHandle in
-            virSetErrorFunc(nil, silentErrorHandler)
-            guard let pointer = virConnectOpen(uri) else { throw HypervisorError.last("virConnectOpen(\(uri))") }
-            return ConnectionHandle(pointer)
-        }
         let (stream, continuation) = AsyncStream.makeStream(of: DomainEvent.self, bufferingPolicy: .unbounded)
-        let driver = LibvirtDriver(uri: uri, poolName: poolName, connection: connection, pool: pool,
-                                   events: stream)
-        try await pool.run { () throws in
-            let sink = Unmanaged.passRetained(EventSink(continuation)).toOpaque()
-            guard veem_register_lifecycle(connection.pointer, lifecycleCallback, sink, releaseEventSink) >= 0 else {
-                Unmanaged<EventSink>.fromOpaque(sink).release()
-                throw HypervisorError.last("virConnectDomainEventRegisterAny")
-            }
-            try driver.ensurePool(directory: diskDirectory)
+        let link = try await pool.run { () throws -> LibvirtLink in
+            virSetErrorFunc(nil, silentErrorHandler)
+            return try LibvirtLink(uri: uri, sink: EventSink(continuation))
         }
+        let driver = LibvirtDriver(uri: uri, poolName: poolName, link: link, pool: pool, events: stream)
+        try await pool.run { () throws in try driver.ensurePool(directory: diskDirectory) }
         return driver
     }
 
-    private init(uri: String, poolName: String, connection: ConnectionHandle, pool: BlockingPool,
+    private init(uri: String, poolName: String, link: LibvirtLink, pool: BlockingPool,
                  events: AsyncStream<DomainEvent>) {
         self.uri = uri
         self.poolName = poolName
-        self.connection = connection
+        self.link = link
         self.pool = pool
         self.eventStream = events
     }
 
     public func events() -> AsyncStream<DomainEvent> { eventStream }
+
+    /// The live connection, reopened if libvirtd went away. Call on the pool.
+    var connection: ConnectionHandle { get throws { try link.current() } }
 
     /// `veem-` and the directory's path with every character libvirt would not like replaced by '-'.
     public static func poolName(for directory: String) -> String {
@@ -59,7 +53,7 @@ public final class LibvirtDriver: HypervisorDriver {
 
     public func hostFacts() async throws -> HostFacts {
         try await pool.run { () throws -> HostFacts in
-            let conn = self.connection.pointer
+            let conn = try self.connection.pointer
             var info = virNodeInfo()
             guard virNodeGetInfo(conn, &info) == 0 else { throw HypervisorError.last("virNodeGetInfo") }
             let driver = virConnectGetType(conn).map { String(cString: $0) } ?? "unknown"
@@ -78,7 +72,7 @@ public final class LibvirtDriver: HypervisorDriver {
     public func ownedDomains(host: String) async throws -> [OwnedDomain] {
         try await pool.run { () throws -> [OwnedDomain] in
             var list: UnsafeMutablePointer<virDomainPtr?>?
-            let count = virConnectListAllDomains(self.connection.pointer, &list, 0)
+            let count = virConnectListAllDomains(try self.connection.pointer, &list, 0)
             guard count >= 0, let list else { throw HypervisorError.last("virConnectListAllDomains") }
             defer { free(list) }
             let handles = (0..<Int(count)).compactMap { list[$0].map(DomainHandle.init) }
@@ -114,7 +108,7 @@ public final class LibvirtDriver: HypervisorDriver {
 
     public func define(xml: String) async throws {
         try await pool.run { () throws in
-            guard let domain = virDomainDefineXML(self.connection.pointer, xml) else { throw HypervisorError.last("virDomainDefineXML") }
+            guard let domain = virDomainDefineXML(try self.connection.pointer, xml) else { throw HypervisorError.last("virDomainDefineXML") }
             virDomainFree(domain)
         }
     }
@@ -182,7 +176,7 @@ public final class LibvirtDriver: HypervisorDriver {
 
     public func runningDomainCount() async throws -> Int {
         try await pool.run { () throws -> Int in
-            let count = virConnectNumOfDomains(self.connection.pointer)
+            let count = virConnectNumOfDomains(try self.connection.pointer)
             guard count >= 0 else { throw HypervisorError.last("virConnectNumOfDomains") }
             return Int(count)
         }
@@ -190,7 +184,7 @@ public final class LibvirtDriver: HypervisorDriver {
 
     /// Looks a VEE's domain up by its UUID; nil when there is none. Call on the pool.
     func lookup(_ vee: String) throws -> DomainHandle? {
-        guard let pointer = virDomainLookupByUUIDString(connection.pointer, vee) else {
+        guard let pointer = virDomainLookupByUUIDString(try connection.pointer, vee) else {
             let error = HypervisorError.last("virDomainLookupByUUIDString")
             if error.isNoDomain {
                 virResetLastError()

@@ -74,10 +74,10 @@ let lifecycleCallback: veem_lifecycle_cb = { _, domain, event, detail, opaque in
     sink.continuation.yield(DomainEvent(uuid: String(cString: buffer, encoding: .utf8) ?? "", kind: kind, detail: detail))
 }
 
+/// Drops one registration's reference; the stream ends with the driver (`LibvirtLink`), not with a connection.
 let releaseEventSink: virFreeCallback = { opaque in
     guard let opaque else { return }
-    let sink = Unmanaged<EventSink>.fromOpaque(opaque).takeRetainedValue()
-    sink.continuation.finish()
+    Unmanaged<EventSink>.fromOpaque(opaque).release()
 }
 
 /// Swallows libvirt's default error printing; errors are read and reported by the caller instead.
