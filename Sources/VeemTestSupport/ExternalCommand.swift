@@ -9,6 +9,16 @@ public enum ExternalCommand {
         public var output: String
     }
 
+    /// `path` opened for appending (created if missing): where a long-running child's output goes, across restarts.
+    public static func appendingLog(_ path: String) throws -> FileHandle {
+        if !FileManager.default.fileExists(atPath: path) {
+            _ = FileManager.default.createFile(atPath: path, contents: nil)
+        }
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        log.seekToEndOfFile()
+        return log
+    }
+
     public static func run(_ path: String, _ arguments: [String],
                            environment: [String: String] = ProcessInfo.processInfo.environment) async throws -> Result {
         try await withCheckedThrowingContinuation { continuation in

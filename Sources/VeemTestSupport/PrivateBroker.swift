@@ -57,12 +57,8 @@ public final class PrivateBroker: @unchecked Sendable {
     /// Starts the node in the foreground as a child of this process (as systemd runs it), its output in a file.
     private func spawn() throws {
         let output = directory + "/server.out"
-        if !FileManager.default.fileExists(atPath: output) {
-            _ = FileManager.default.createFile(atPath: output, contents: nil)
-        }
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+        let log = try ExternalCommand.appendingLog(output)
         defer { try? log.close() }
-        log.seekToEndOfFile()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.server)
         process.environment = environment
