@@ -104,6 +104,7 @@ let package = Package(
         ]),
         .testTarget(name: "SystemTests", dependencies: [
             "VeemTestSupport", "Agent", "Coordinator", "VeemClient", "Hypervisor", "Messaging", "Inventory", "VMI",
+            "PropertyTesting",
         ]),
     ],
     swiftLanguageModes: [.v6]
