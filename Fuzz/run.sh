@@ -10,9 +10,11 @@ trap 'rm -rf "$work"' EXIT
 declare -A sources=(
   [vmi-envelope]="Sources/VMI/*.swift"
   [ec2-query-form]="Sources/EC2/QueryForm.swift Sources/EC2/EC2Error.swift"
+  [sigv4-header]="Sources/EC2/SigV4+Header.swift Sources/EC2/QueryForm.swift Sources/EC2/EC2Error.swift"
+  [manifest-expression]="Sources/Manifest/Statement.swift Sources/Manifest/Expression.swift Sources/Manifest/ExpressionParser.swift Sources/Manifest/ManifestProblem.swift"
 )
 status=0
-for target in vmi-envelope ec2-query-form; do
+for target in vmi-envelope ec2-query-form sigv4-header manifest-expression; do
   # shellcheck disable=SC2086
   swiftc -sanitize=fuzzer,address -parse-as-library -module-name "fuzz_${target//-/_}" \
     ${sources[$target]} "Fuzz/Targets/$target.swift" -o "$work/$target" 2> "$work/$target.build" \
