@@ -97,7 +97,9 @@ public final class CoordinatorService: Service {
             let cutoff = now.addingTimeInterval(-window.seconds)
             // A broker outage silences every host at once and is no host's failure: hosts are judged only once the
             // coordinator has heard the broker for a whole window.
-            let judging = connection.connectedFor.map { $0 >= window } ?? false
+            // Likewise a full disk: heartbeats that could not be recorded are no host's silence.
+            let judging = (connection.connectedFor.map { $0 >= window } ?? false)
+                && (inventory.writableFor.map { $0 >= window } ?? true)
             if connection.connectionCount != connections {
                 // Reconnected: commands committed while the broker was away may have expired unsent.
                 connections = connection.connectionCount

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 import VMI
 
 /// The site inventory: hosts, VEEs (desired and observed state), events, processed requests and the latest
@@ -10,6 +11,11 @@ public final class Inventory: Sendable {
     let footprints = FootprintCache()
     /// The file, for errors an operator must act on.
     public let path: String
+    private let lastRefusal = Mutex<ContinuousClock.Instant?>(nil)
+
+    /// How long writes have gone through since one was last refused (disk full, read-only); nil if none ever was.
+    /// What is judged from recorded facts (a host's heartbeats) waits until writes have worked for long enough.
+    public var writableFor: Duration? { lastRefusal.withLock { $0.map { ContinuousClock.now - $0 } } }
 
     /// Opens (creating if needed) the inventory at `path` and migrates it to the current schema.
     public init(path: String) throws {
@@ -46,6 +52,7 @@ public final class Inventory: Sendable {
                 try body(InventoryTransaction(db: db, footprints: footprints))
             }
         } catch let error as DatabaseError where InventoryUnavailable.covers(error) {
+            lastRefusal.withLock { $0 = .now }
             throw InventoryUnavailable(path: path, error: error, opening: false)
         }
     }

@@ -68,10 +68,22 @@ import VeemTestSupport
         let coordinator = try #require(site.process("coordinator"))
         #expect(try await coordinator.waitForExit(timeout: .zero) == nil, "the coordinator kept running")
 
+        // Heartbeats cannot be recorded either; once they have been missing for longer than the host's window
+        // (3 s), room again must not make the host look dead.
+        let stale = try await eventually(timeout: .seconds(30)) {
+            let row = VeemctlTable.rows(try await site.veemctl("hosts", "--timeout", "10")).first { $0[0] == "host1" }
+            let last = row.flatMap { try? Date($0[9], strategy: .iso8601) }
+            return last.map { Date().timeIntervalSince($0) > 5 } ?? false
+        }
+        #expect(stale, "heartbeats went unrecorded while the disk was full")
+
         // Room again: the same deployment goes through.
         try FileManager.default.removeItem(atPath: filler)
         let deployed = try await site.veemctlResult(["service", "submit", manifest, "--timeout", "60"])
         #expect(deployed.status == 0, "deployed once there was room: \(deployed.output)")
+        let hosts = VeemctlTable.rows(try await site.veemctl("hosts"))
+        #expect(hosts.first { $0[0] == "host1" }?[2] == "UP", "\(hosts)")
+        #expect(!coordinator.output.contains("host down"), "a full disk is no host's failure:\n\(coordinator.output)")
 
         // A read-only inventory: the coordinator does not start, and says which file and why. Killed, so that the
         // -wal and -shm files stay: SQLite can then still read the file, and only a write shows it is read-only.
