@@ -45,14 +45,12 @@ public final class AgentService: Service {
             driver: driver, images: images, console: console,
             cacheFile: "\(configuration.stateDirectory)/domain-type", logger: logger
         ).choose(configured: configuration.domainType, facts: facts)
-        var waiting = Converger(host: host, domainType: domainType, driver: driver, images: images,
-                                console: console, bootTimeout: configuration.bootTimeout) { [self] in
-            await report($0)
-        }
-        waiting.unreachable = { [logger] error in
-            logger.warning("libvirtd unreachable, the command waits for it", metadata: ["error": "\(error)"])
-        }
-        let converger = waiting
+        let converger = Converger(
+            host: host, domainType: domainType, driver: driver, images: images, console: console,
+            bootTimeout: configuration.bootTimeout, progress: { [self] in await report($0) },
+            unreachable: { [logger] error in
+                logger.warning("libvirtd unreachable, the command waits for it", metadata: ["error": "\(error)"])
+            })
         let observations = try await reconcile(converger)
         try await register(facts: facts, domainType: domainType, images: images, observations: observations)
         // Asked again later (the coordinator lost its inventory): what libvirt has now.

@@ -102,11 +102,7 @@ struct Converger: Sendable {
             // Found running with its console lacking the marker: a boot that a restart (of this agent or of
             // libvirtd) interrupted the waiting for. It is ACTIVE only once the guest shows it booted.
             if let marker = images[spec.image]?.bootMarker, console.exists(vee), !console.shows(marker, vee: vee) {
-                await progress(VEEObservation(vee: vee, state: .booting))
-                guard await console.waitForMarker(marker, vee: vee, timeout: bootTimeout,
-                                                  stillRunning: stillRunning(vee)) else {
-                    throw VMIError(code: .timeout, message: "the guest did not show its boot marker within \(bootTimeout)")
-                }
+                try await awaitBoot(vee, marker: marker)
             }
             return .active
         case .paused:
@@ -127,12 +123,7 @@ struct Converger: Sendable {
             }
             console.reset(vee)
             try await driver.start(vee)
-            await progress(VEEObservation(vee: vee, state: .booting))
-            let booted = await console.waitForMarker(marker, vee: vee, timeout: bootTimeout,
-                                                     stillRunning: stillRunning(vee))
-            guard booted else {
-                throw VMIError(code: .timeout, message: "the guest did not show its boot marker within \(bootTimeout)")
-            }
+            try await awaitBoot(vee, marker: marker)
             return .active
         }
     }
@@ -160,6 +151,14 @@ struct Converger: Sendable {
                 + "of a reset")
         }
         return .active
+    }
+
+    /// Reports BOOTING and waits for the guest's marker; throws a timeout when it does not come.
+    private func awaitBoot(_ vee: String, marker: String) async throws {
+        await progress(VEEObservation(vee: vee, state: .booting))
+        guard await console.waitForMarker(marker, vee: vee, timeout: bootTimeout, stillRunning: stillRunning(vee)) else {
+            throw VMIError(code: .timeout, message: "the guest did not show its boot marker within \(bootTimeout)")
+        }
     }
 
     /// Whether the domain still runs while its boot is awaited. Unknown while libvirtd is away counts as running:
