@@ -95,7 +95,10 @@ import VMI
             let names = try await site.client.site().vees.map(\.spec.name)
             #expect(names == ["ontime1"], "\(names)")
             // Dropped by the broker (its clock, so no skew between client and coordinator matters), not parked.
-            #expect(try await site.broker.depth(of: Topology.requestsQueue) == 0)
+            // A quorum queue's count reaches rabbitmqctl a moment after it changes.
+            #expect(try await eventually(timeout: .seconds(15)) {
+                try await site.broker.depth(of: Topology.requestsQueue) == 0
+            })
             #expect(try await site.broker.depth(of: Topology.parkedQueue) == 0)
         }
     }
