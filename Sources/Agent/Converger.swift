@@ -110,7 +110,7 @@ struct Converger: Sendable {
             return .active
         case .shutoff(managedSave: true):
             // Restoring a managed save resumes the guest where it was: no boot to wait for.
-            try await driver.start(vee)
+            try await start(vee)
             return .active
         case .shutoff(managedSave: false), .crashed, .shuttingDown:
             if status != .shutoff(managedSave: false) { try? await driver.powerOff(vee) }
@@ -118,11 +118,11 @@ struct Converger: Sendable {
             if !definedNow { try await define(record) }
             // Without a marker to wait for, the hypervisor writes the console log itself; nothing reads it here.
             guard let marker = images[spec.image]?.bootMarker else {
-                try await driver.start(vee)
+                try await start(vee)
                 return .active
             }
             console.reset(vee)
-            try await driver.start(vee)
+            try await start(vee)
             try await awaitBoot(vee, marker: marker)
             return .active
         }
@@ -151,6 +151,16 @@ struct Converger: Sendable {
                 + "of a reset")
         }
         return .active
+    }
+
+    /// Starts the domain. One found running when the start failed was started in between by another converge of
+    /// the same command (an agent being replaced still finishing its last one): that is the state wanted.
+    private func start(_ vee: String) async throws {
+        do {
+            try await driver.start(vee)
+        } catch {
+            guard (try? await driver.status(of: vee)) == .running else { throw error }
+        }
     }
 
     /// Reports BOOTING and waits for the guest's marker; throws a timeout when it does not come.
