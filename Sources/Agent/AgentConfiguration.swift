@@ -1,5 +1,6 @@
 import Daemon
 import Foundation
+import Messaging
 
 /// How an agent runs on its host.
 public struct AgentConfiguration: Sendable {
@@ -41,9 +42,7 @@ public struct AgentConfiguration: Sendable {
     public init(settings: Settings) throws {
         let host = settings.string("VEEM_HOST", default: ProcessInfo.processInfo.hostName)
             .split(separator: ".").first.map(String.init) ?? "host"
-        guard host.utf8.count <= 63, host.allSatisfy({ $0.isLetter || $0.isNumber || "._-".contains($0) }),
-              host.first?.isLetter == true || host.first?.isNumber == true
-        else { throw SettingsError(message: "VEEM_HOST must be letters, digits, '.', '_' or '-', got '\(host)'") }
+        guard Topology.isHostID(host) else { throw SettingsError(message: "VEEM_HOST must be letters, digits, '.', '_' or '-', got '\(host)'") }
         let domainType = settings.string("VEEM_DOMAIN_TYPE", default: "auto")
         guard ["auto", "kvm", "qemu", "test"].contains(domainType) else {
             throw SettingsError(message: "VEEM_DOMAIN_TYPE must be auto, kvm, qemu or test, got '\(domainType)'")

@@ -37,7 +37,8 @@ public final class AgentService: Service {
 
     public func run() async throws {
         let images = try GuestImage.catalogue(in: configuration.imageDirectory)
-        try await connection.declare(Topology.agent(host))
+        // An agent may start before any coordinator has ever run.
+        try await connection.declareWhenSiteExists(Topology.agent(host))
         let facts = try await driver.hostFacts()
         let console = ConsoleWatcher(directory: configuration.consoleDirectory)
         try? FileManager.default.createDirectory(atPath: configuration.stateDirectory, withIntermediateDirectories: true)
@@ -152,8 +153,9 @@ public final class AgentService: Service {
         }
     }
 
-    /// GetConsoleOutput, answered straight to the gateway: the latest 64 KiB of the guest's serial console. A request
-    /// older than any gateway waits (it sat in the queue while this agent was down) is dropped.
+    /// GetConsoleOutput, answered to the coordinator, which relays it to the gateway: the latest 64 KiB of the
+    /// guest's serial console. A request older than any gateway waits (it sat in the queue while this agent was
+    /// down) is dropped.
     func answer(_ read: ConsoleOutputRequest, sentAt: Date) async {
         guard Date().timeIntervalSince(sentAt) < 60 else { return }
         let path = ConsoleWatcher(directory: configuration.consoleDirectory).path(for: read.vee)
@@ -163,7 +165,9 @@ public final class AgentService: Service {
         do {
             try await connection.send(Envelope(body: EC2Reply(status: 200, xml: xml), sender: sender,
                                                correlationId: read.correlationId),
-                                      exchange: "", routingKey: read.replyTo, mandatory: true, persistent: false)
+                                      exchange: Topology.eventsExchange,
+                                      routingKey: Topology.hostReportKey(host, "console"), mandatory: true,
+                                      persistent: false)
         } catch {
             logger.info("console output not delivered", metadata: ["vee": "\(read.vee)", "error": "\(error)"])
         }

@@ -18,22 +18,6 @@ extension CoordinatorService {
                        events: result.effects.events, recordReply: result.changed)
     }
 
-    /// Hands a GetConsoleOutput to the agent of the VEE's host, which replies to the gateway. If no agent queue
-    /// takes it, the gateway gets an empty console at once rather than a timeout.
-    func readConsole(_ read: ConsoleRead, ec2RequestId: String, replyTo: String, correlationId: String) {
-        let body = ConsoleOutputRequest(vee: read.vee, instanceId: read.instanceId, requestId: ec2RequestId,
-                                        replyTo: replyTo, correlationId: correlationId)
-        connection.post(Envelope(body: body, sender: sender), exchange: Topology.commandsExchange,
-                        routingKey: read.host, mandatory: true, persistent: false) { [self] error in
-            logger.warning("console read not delivered", metadata: ["host": "\(read.host)", "error": "\(error)"])
-            let xml = EC2XML.consoleOutput(instanceId: read.instanceId, requestId: ec2RequestId, console: Data(),
-                                           at: Date())
-            connection.post(Envelope(body: EC2Reply(status: 200, xml: xml), sender: sender,
-                                     correlationId: correlationId),
-                            exchange: "", routingKey: replyTo, persistent: false)
-        }
-    }
-
     func createAccount(_ request: CreateAccount, id: String, _ tx: InventoryTransaction, _ now: Date) throws -> Outcome {
         let account = try Accounts.create(request, tx, now)
         return Outcome(reply: encode(AccountReport(accounts: [account]), to: id), recordReply: true)

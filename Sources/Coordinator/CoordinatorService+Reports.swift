@@ -7,8 +7,16 @@ import VMI
 extension CoordinatorService {
     func consumeReports() async {
         let batches = connection.consumeBatches(queue: Topology.reportsQueue, prefetch: 512)
-        while let batch = await batches.next(limit: 256) {
+        while let arrived = await batches.next(limit: 256) {
             let now = Date()
+            // Console answers only pass through: no transaction.
+            for delivery in arrived where delivery.routingKey.hasSuffix(".console") {
+                relayConsole(delivery)
+                connection.ack(delivery)
+            }
+            let batch = arrived.filter { !$0.routingKey.hasSuffix(".console") }
+            // Bound before its registration is handled, which may send it commands at once.
+            if await !bindCommandQueues(of: batch) { continue }
             // Decoded before the transaction: the writer is the site's one serial resource.
             let messages = batch.map { delivery in Result { () throws(VMIError) in try VMI.open(delivery.body) } }
             let outcomes: [Outcome]
@@ -16,7 +24,9 @@ extension CoordinatorService {
                 outcomes = try await inventory.write { tx in
                     try zip(batch, messages).map { delivery, message in
                         do {
-                            return try tx.isolated { try self.handleReport(message.get(), tx, now) }
+                            let message = try message.get()
+                            try Self.checkSender(of: message, key: delivery.routingKey)
+                            return try tx.isolated { try self.handleReport(message, tx, now) }
                         } catch is CancellationError {
                             throw CancellationError()
                         } catch {
@@ -36,6 +46,38 @@ extension CoordinatorService {
             }
             outcomes.forEach(send)
             batch.forEach(connection.ack)
+        }
+    }
+
+    /// A report must be about the host whose key it was published under: the broker lets an agent publish only
+    /// under its own host's keys (topic permissions), and this keeps it from speaking for another host in the body.
+    static func checkSender(of message: Message, key: String) throws {
+        let claimed: String? = switch message.body {
+        case let body as HostRegistration: body.host
+        case let body as Heartbeat: body.host
+        case let body as VEEStateReport: body.host
+        case let body as VEEMetrics: body.host
+        default: nil
+        }
+        guard let claimed, key != Topology.hostReportKey(claimed, String(key.split(separator: ".").last ?? "")) else {
+            return
+        }
+        throw VMIError(code: .invalidParameter, field: "host",
+                       message: "a report about host '\(claimed)' was published as '\(key)'")
+    }
+
+    /// Declares the command queue and binding of each host registering in `batch`, or puts the batch back.
+    private func bindCommandQueues(of batch: [Delivery]) async -> Bool {
+        let hosts = Set(batch.filter { $0.routingKey.hasSuffix(".registration") }
+                             .compactMap { (try? VMI.open($0.body))?.body as? HostRegistration }.map(\.host))
+        do {
+            for host in hosts.sorted() { try await connection.declare(Topology.agentCommands(host), once: true) }
+            return true
+        } catch {
+            logger.error("cannot bind command queues", metadata: ["hosts": "\(hosts.sorted())", "error": "\(error)"])
+            batch.forEach { connection.reject($0, requeue: true) }
+            try? await Task.sleep(for: .seconds(1))
+            return false
         }
     }
 

@@ -8,8 +8,9 @@ import ServiceLifecycle
 import VMI
 
 /// The site's coordinator: takes VMI requests, places VEEs, commands agents, tracks hosts, and converges the
-/// desired state kept in the inventory with what hosts report. It holds no state outside the inventory, so a
-/// restart loses nothing: on start it re-sends every command not yet carried out.
+/// desired state kept in the inventory with what hosts report. It holds no state outside the inventory (but console
+/// reads in flight, which clients retry), so a restart loses nothing: on start it re-sends every command not yet
+/// carried out.
 public final class CoordinatorService: Service {
     public let configuration: CoordinatorConfiguration
     let inventory: Inventory
@@ -19,6 +20,7 @@ public final class CoordinatorService: Service {
     let onProgress: @Sendable () -> Void
     let manifests = ManifestCache()
     let engine = ServiceEngineState()
+    let consoleReads = ConsoleReads()
     let cloud: CloudEngine
 
     public init(configuration: CoordinatorConfiguration, inventory: Inventory, connection: AMQPConnection,

@@ -2,7 +2,9 @@ import EC2
 import Foundation
 import Hummingbird
 import Logging
+import Messaging
 import ServiceLifecycle
+import Synchronization
 import VMI
 import VeemClient
 
@@ -14,6 +16,8 @@ public final class EC2Gateway: Service {
     let client: VeemClient
     let logger: Logger
     let onListening: @Sendable (Int) -> Void
+    /// Whether the client's reply queue is up: until the site's exchanges exist, calls get 503 at once.
+    let connected = Mutex(false)
 
     public init(configuration: GatewayConfiguration, client: VeemClient,
                 logger: Logger = Logger(label: "veem.ec2"), onListening: @escaping @Sendable (Int) -> Void = { _ in }) {
@@ -24,7 +28,6 @@ public final class EC2Gateway: Service {
     }
 
     public func run() async throws {
-        try await client.start()
         let router = Router()
         router.post("/") { request, _ in try await self.respond(request) }
         router.get("/") { request, _ in try await self.respond(request) }
@@ -35,11 +38,24 @@ public final class EC2Gateway: Service {
                                  serverName: "veem-ec2"),
             onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) },
             logger: logger)
-        try await app.run()
+        // Listening (and READY) does not wait for the site: a gateway may start before any coordinator has run.
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { try await app.run() }
+            do {
+                try await cancelWhenGracefulShutdown { try await self.client.start(waitForSite: true) }
+                connected.withLock { $0 = true }
+            } catch is CancellationError {
+                return
+            }
+        }
     }
 
     func respond(_ request: Request) async throws -> Response {
         let requestId = RandomID.uuid()
+        guard connected.withLock({ $0 }) else {
+            return Self.render(EC2Error("Unavailable", "The site is not set up yet (no coordinator has run); try again",
+                                        status: 503), requestId)
+        }
         let body: ByteBuffer
         do {
             body = try await request.body.collect(upTo: configuration.maxBodyBytes)
@@ -74,7 +90,7 @@ public final class EC2Gateway: Service {
             }
         } catch let error as EC2Error {
             return Self.render(error, requestId)
-        } catch is VeemClientError {
+        } catch is VeemClientError, is MessagingError {
             return Self.render(EC2Error("Unavailable", "The site's coordinator did not answer in time; try again",
                                         status: 503), requestId)
         }

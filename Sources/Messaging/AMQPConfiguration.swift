@@ -42,6 +42,10 @@ public enum MessagingError: Error, Sendable, CustomStringConvertible {
     case unroutable(exchange: String, routingKey: String)
     /// The broker refused the message (basic.nack).
     case rejected
+    /// An exchange of the site's topology does not exist yet: no coordinator ran and no bus setup declared it.
+    case missingExchange(String)
+    /// The broker closed the channel over this message: no such exchange, or the user may not publish it.
+    case refused(String)
     case timedOut(String)
     case closed
     /// No connection could be made within the time allowed; `reason` is the last attempt's failure.
@@ -52,6 +56,9 @@ public enum MessagingError: Error, Sendable, CustomStringConvertible {
         case .configuration(let text): "configuration: \(text)"
         case .unroutable(let exchange, let key): "no queue is bound for '\(key)' on exchange '\(exchange)'"
         case .rejected: "the broker refused the message"
+        case .missingExchange(let name):
+            "exchange '\(name)' does not exist: start the coordinator once, or run the bus setup (veemctl bus definitions)"
+        case .refused(let reason): "the broker refused the message: \(reason)"
         case .timedOut(let what): "timed out: \(what)"
         case .closed: "the connection is closed"
         case .unreachable(let broker, let reason): "cannot reach the broker at \(broker): \(reason)"

@@ -108,10 +108,12 @@ extension AMQPConnection {
                                           body: pending.body, properties: pending.properties,
                                           mandatory: pending.mandatory)
             unconfirmed[tag] = pending
-        case .declare(let items, let continuation):
+        case .declare(let items, let once, let continuation):
             for item in items { try session.declare(item) }
-            lock.withLock {
-                for item in items where !declarations.contains(item) { declarations.append(item) }
+            if !once {
+                lock.withLock {
+                    for item in items where !declarations.contains(item) { declarations.append(item) }
+                }
             }
             continuation.resume()
         case .startConsumer(let tag):
@@ -152,7 +154,11 @@ extension AMQPConnection {
             }
         case .returned(let messageId):
             if let messageId { returnedIds.insert(messageId) }
-        case .closed(let reason):
+        case .closed(let reason, let refusedPublish):
+            if refusedPublish, let first = unconfirmed.keys.min(), let pending = unconfirmed.removeValue(forKey: first) {
+                // Sending it again would be refused again, forever: its sender learns why instead.
+                pending.completion(.failure(MessagingError.refused(reason)))
+            }
             throw SessionError(reason)
         }
     }

@@ -75,10 +75,29 @@ public final class AMQPConnection: @unchecked Sendable {
                                         deadline: ContinuousClock.now + timeout, completion: completion)))
     }
 
-    /// Declares `items` now and after every reconnect.
-    public func declare(_ items: [Declaration]) async throws {
+    /// Declares `items` now and, unless `once` (durable objects that outlive connections), after every reconnect.
+    public func declare(_ items: [Declaration], once: Bool = false) async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
-            enqueue(.declare(items, continuation))
+            enqueue(.declare(items, once: once, continuation))
+        }
+    }
+
+    /// Declares `items` once the site's exchanges they check (`Declaration.existingExchange`) exist: a daemon may
+    /// start before any coordinator has run, and its broker user may not declare them itself.
+    public func declareWhenSiteExists(_ items: [Declaration]) async throws {
+        var backoff = Backoff(initial: .milliseconds(500), maximum: .seconds(5))
+        var warned = false
+        while true {
+            do {
+                return try await declare(items)
+            } catch MessagingError.missingExchange(let name) {
+                if !warned {
+                    logger.warning("waiting for the site's exchanges (the coordinator or the bus setup declares them)",
+                                   metadata: ["missing": "\(name)"])
+                    warned = true
+                }
+                try await Task.sleep(for: backoff.next())
+            }
         }
     }
 
@@ -160,7 +179,7 @@ public final class AMQPConnection: @unchecked Sendable {
 /// Work handed to the IO thread.
 enum Work {
     case publish(PendingPublish)
-    case declare([Declaration], CheckedContinuation<Void, Error>)
+    case declare([Declaration], once: Bool, CheckedContinuation<Void, Error>)
     case startConsumer(String)
     case ack(UInt64, UInt64)
     case nack(UInt64, UInt64, Bool)
@@ -168,7 +187,7 @@ enum Work {
     func fail(_ error: Error) {
         switch self {
         case .publish(let pending): pending.completion(.failure(error))
-        case .declare(_, let continuation): continuation.resume(throwing: error)
+        case .declare(_, _, let continuation): continuation.resume(throwing: error)
         case .startConsumer, .ack, .nack: break
         }
     }

@@ -8,7 +8,9 @@ enum IncomingFrame {
     case nack(tag: UInt64, multiple: Bool)
     /// basic.return of a mandatory message; the ack for it follows.
     case returned(messageId: String?)
-    case closed(String)
+    /// `refusedPublish`: the broker closed the channel over a basic.publish (no such exchange, access refused, a
+    /// user-id not the login's): the earliest unconfirmed publish is the one refused.
+    case closed(String, refusedPublish: Bool = false)
     case nothing
 }
 
@@ -17,6 +19,8 @@ final class AMQPSession {
     private let state: amqp_connection_state_t
     private let channel: amqp_channel_t = 1
     let epoch: UInt64
+    /// The login, stamped as `user-id` on every publish so that receivers know who sent it.
+    private let user: String
     /// The delivery tag the broker gives the next publish (confirm mode numbers publishes from 1).
     private(set) var nextPublishTag: UInt64 = 1
     /// Whether the AMQP handshake completed, so that there is a connection to close.
@@ -28,6 +32,7 @@ final class AMQPSession {
         guard let state = amqp_new_connection() else { throw SessionError("cannot allocate a connection") }
         self.state = state
         self.epoch = epoch
+        self.user = configuration.user
         guard let socket = amqp_tcp_socket_new(state) else { throw SessionError("cannot create a socket") }
         var timeout = timeval(tv_sec: 5, tv_usec: 0)
         let status = amqp_socket_open_noblock(socket, configuration.host, Int32(configuration.port), &timeout)
@@ -72,6 +77,16 @@ final class AMQPSession {
                 amqp_exchange_declare(state, channel, name, type, 0, durable ? 1 : 0, 0, 0, amqp_empty_table)
             }
             try check(amqp_get_rpc_reply(state), "exchange.declare \(name)")
+        case .existingExchange(let name):
+            // Passive: needs no configure permission, so users that may only publish can check it.
+            try withBytes(name, "topic") { name, type in
+                amqp_exchange_declare(state, channel, name, type, 1, 0, 0, 0, amqp_empty_table)
+            }
+            do {
+                try check(amqp_get_rpc_reply(state), "exchange \(name)")
+            } catch let error as SessionError where error.description.contains("NOT_FOUND") {
+                throw MessagingError.missingExchange(name)
+            }
         case .queue(let name, let durable, let exclusive, let autoDelete, let arguments):
             try withTable(arguments) { table in
                 try withBytes(name) { name in
@@ -108,8 +123,10 @@ final class AMQPSession {
             if let pointer = copy.bytes { owned.append(pointer) }
             return copy
         }
-        props._flags = amqp_flags_t(AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG)
+        props._flags = amqp_flags_t(AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG
+                                    | AMQP_BASIC_USER_ID_FLAG)
         props.content_type = bytes("application/json")
+        props.user_id = bytes(user)
         props.delivery_mode = properties.persistent ? 2 : 1
         if let id = properties.messageId {
             props._flags |= amqp_flags_t(AMQP_BASIC_MESSAGE_ID_FLAG)
@@ -208,7 +225,8 @@ final class AMQPSession {
             let close = method.decoded.assumingMemoryBound(to: amqp_channel_close_t.self).pointee
             var ok = amqp_channel_close_ok_t()
             amqp_send_method(state, frame.channel, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok)
-            return .closed("channel closed by broker: \(string(close.reply_text))")
+            let publish = close.class_id == 60 && close.method_id == 40
+            return .closed("channel closed by broker: \(string(close.reply_text))", refusedPublish: publish)
         case AMQP_CONNECTION_CLOSE_METHOD:
             let close = method.decoded.assumingMemoryBound(to: amqp_connection_close_t.self).pointee
             var ok = amqp_connection_close_ok_t()
@@ -311,7 +329,8 @@ final class AMQPSession {
             replyTo: field(AMQP_BASIC_REPLY_TO_FLAG, p.reply_to),
             type: field(AMQP_BASIC_TYPE_FLAG, p.type),
             persistent: p._flags & amqp_flags_t(AMQP_BASIC_DELIVERY_MODE_FLAG) != 0 && p.delivery_mode == 2,
-            deathReason: header(p, "x-first-death-reason"))
+            deathReason: header(p, "x-first-death-reason"),
+            userId: field(AMQP_BASIC_USER_ID_FLAG, p.user_id))
     }
 
     static func describe(_ status: Int32) -> String {

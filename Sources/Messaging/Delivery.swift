@@ -13,10 +13,14 @@ public struct MessageProperties: Sendable, Equatable {
     public var expiration: Duration?
     /// Why the broker dead-lettered it (`x-first-death-reason`: rejected, expired, delivery_limit), when it did.
     public var deathReason: String?
+    /// AMQP `user-id` of a delivery: the broker refuses a publish whose user-id is not the publisher's login, so this
+    /// names who sent it. Every publish of veem's carries its connection's user (set by the session, not here).
+    public var userId: String?
 
     public init(messageId: String? = nil, correlationId: String? = nil, replyTo: String? = nil,
                 type: String? = nil, persistent: Bool = true, expiration: Duration? = nil,
-                deathReason: String? = nil) {
+                deathReason: String? = nil, userId: String? = nil) {
+        self.userId = userId
         self.expiration = expiration
         self.deathReason = deathReason
         self.messageId = messageId

@@ -21,10 +21,8 @@ public final class SiteWatcher: @unchecked Sendable {
     /// coordinator's events only).
     public static func start(_ connection: AMQPConnection, routingKey: String = "#") async throws -> SiteWatcher {
         let queue = "veem.watch.\(UUID().uuidString.lowercased())"
-        try await connection.declare(Topology.shared + [
-            .queue(name: queue, durable: false, exclusive: true, autoDelete: true),
-            .binding(queue: queue, exchange: Topology.eventsExchange, routingKey: routingKey),
-        ])
+        try await connection.declare(Topology.client(queue: queue, exchange: Topology.eventsExchange,
+                                                     bindingKey: routingKey))
         return SiteWatcher(connection.consume(queue: queue, prefetch: 1000, noAck: true))
     }
 

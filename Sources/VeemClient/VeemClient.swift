@@ -26,11 +26,15 @@ public final class VeemClient: @unchecked Sendable {
         self.replyQueue = "veem.reply.\(UUID().uuidString.lowercased())"
     }
 
-    /// Declares the reply queue and starts reading replies.
-    public func start() async throws {
-        try await connection.declare(Topology.shared + [
-            .queue(name: replyQueue, durable: false, exclusive: true, autoDelete: true),
-        ])
+    /// Declares the reply queue and starts reading replies. With `waitForSite`, waits until the site's requests
+    /// exchange exists (a daemon started before the coordinator); without, a missing one fails at once.
+    public func start(waitForSite: Bool = false) async throws {
+        let declarations = Topology.client(queue: replyQueue, exchange: Topology.requestsExchange)
+        if waitForSite {
+            try await connection.declareWhenSiteExists(declarations)
+        } else {
+            try await connection.declare(declarations)
+        }
         let replies = connection.consume(queue: replyQueue, prefetch: 1000, noAck: true)
         consumer = Task { [weak self] in
             for await delivery in replies {

@@ -31,6 +31,7 @@ public final class SiteHarness: @unchecked Sendable {
     public init(label: String = "test", heartbeat: Duration = .seconds(1),
                 images: [GuestImage] = [GuestImage(name: "tiny")], watching: String = "site.#") async throws {
         broker = try await TestBroker.fresh(label: label)
+        try await broker.declareSiteTopology()
         directory = NSTemporaryDirectory() + "veem-\(broker.vhost)"
         imageDirectory = directory + "/images"
         self.heartbeat = heartbeat

@@ -26,6 +26,14 @@ public struct TestBroker: Sendable {
         AMQPConfiguration(host: host, port: port, vhost: vhost, heartbeat: heartbeat, connectionName: name)
     }
 
+    /// Declares the site's exchanges and the coordinator's queues, as the bus setup (`veemctl bus definitions`) does
+    /// before anything runs, so that clients and agents may start before the coordinator.
+    public func declareSiteTopology() async throws {
+        let connection = AMQPConnection(configuration: configuration(name: "test-bus-setup"))
+        defer { connection.close() }
+        try await connection.declare(Topology.coordinator, once: true)
+    }
+
     /// Drops every client connection of this vhost, as a broker restart or network cut would.
     public func closeAllConnections() async throws {
         try await rabbitmqctl(["close_all_connections", "-p", vhost, "veem test: connection dropped"])
