@@ -18,6 +18,8 @@ public struct CoordinatorConfiguration: Sendable {
     /// A failpoint for fault tests (`VEEM_FAILPOINT_REQUESTS_FROM`): requests whose envelope names this sender fail
     /// the coordinator as a bug would, every time. Never set in production.
     public var failRequestsFrom: String?
+    /// Who may send which requests; nil: anyone the broker lets publish them.
+    public var requesters: Requesters?
 
     public init(site: String = "site1", databasePath: String, heartbeatInterval: Duration = .seconds(5),
                 missedHeartbeats: Int = 3, shutdownTimeout: Duration = .seconds(60),
@@ -34,7 +36,8 @@ public struct CoordinatorConfiguration: Sendable {
     /// Reads `VEEM_SITE`, `VEEM_DATABASE`, `VEEM_HEARTBEAT_SECONDS`, `VEEM_MISSED_HEARTBEATS`,
     /// `VEEM_SHUTDOWN_TIMEOUT_SECONDS`, `VEEM_PLACEMENT_WEIGHER` (pack, spread, load-aware), `VEEM_PREEMPTION`
     /// (on, off), `VEEM_SLA_CLASSES` (see `SLAClassSettings`), `VEEM_LONE_VEE_CLASS` (default Gold), and for EC2
-    /// clients `VEEM_EC2_IMAGES`, `VEEM_INSTANCE_TYPES`, `VEEM_PUBLIC_ADDRESSES` (see `CloudSettings`).
+    /// clients `VEEM_EC2_IMAGES`, `VEEM_INSTANCE_TYPES`, `VEEM_PUBLIC_ADDRESSES` (see `CloudSettings`), and
+    /// `VEEM_OPERATOR_USERS`, `VEEM_GATEWAY_USERS` (see `Requesters`).
     public init(settings: Settings) throws {
         let missed = settings.string("VEEM_MISSED_HEARTBEATS", default: "3")
         guard let missedHeartbeats = Int(missed), missedHeartbeats > 0 else {
@@ -64,5 +67,6 @@ public struct CoordinatorConfiguration: Sendable {
                                            preemption: preemption == "on"),
                   cloud: try CloudSettings.site(region: site, settings: settings))
         failRequestsFrom = settings["VEEM_FAILPOINT_REQUESTS_FROM"]
+        requesters = try Requesters.from(settings)
     }
 }

@@ -147,6 +147,12 @@ extension CoordinatorService {
             return Outcome(reply: encodeError([error], to: id), requestId: id)
         }
         let id = message.header.id
+        if let refusal = configuration.requesters?.refusal(of: message.type, from: delivery.properties.userId) {
+            logger.warning("request refused: not authorised",
+                           metadata: ["request": "\(id)", "type": "\(message.type.rawValue)",
+                                      "user": "\(delivery.properties.userId ?? "none")"])
+            return Outcome(reply: encodeError([refusal], to: id), requestId: id)
+        }
         if let failpoint = configuration.failRequestsFrom, message.header.sender == failpoint {
             // The failpoint: this request fails the whole transaction, as a bug would.
             return Outcome(failpoint: true)

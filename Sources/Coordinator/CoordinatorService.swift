@@ -49,6 +49,10 @@ public final class CoordinatorService: Service {
                 \(connection.configuration.vhost) \(Topology.requestsQueue)), then start this one. (\(error))
                 """)
         }
+        if configuration.requesters == nil {
+            logger.notice("requests are not authorised by broker user (set VEEM_OPERATOR_USERS)",
+                          metadata: ["exchange": "\(Topology.requestsExchange)"])
+        }
         let resent = try await resendUnconverged()
         logger.info("coordinator ready", metadata: ["site": "\(configuration.site)", "resent": "\(resent)"])
         onReady("site \(configuration.site): \(resent) pending commands re-sent")

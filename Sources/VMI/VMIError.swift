@@ -15,6 +15,8 @@ public struct VMIError: Error, Codable, Sendable, Equatable, CustomStringConvert
         case internalError = "InternalError"
         /// The site inventory cannot take writes now (disk full, read-only file): nothing was changed; reads work.
         case inventoryUnavailable = "InventoryUnavailable"
+        /// The broker user that sent the request may not send requests of its kind (`VEEM_OPERATOR_USERS`).
+        case accessDenied = "AccessDenied"
     }
 
     public var code: Code

@@ -8,8 +8,14 @@ public final class ShippedSite: @unchecked Sendable {
     private let lock = NSLock()
     private var daemons: [String: (executable: String, settings: [String: String], process: DaemonProcess)] = [:]
 
-    /// The broker URL every daemon and client of this site uses.
+    /// The broker URL every daemon and client of this site uses, unless given their own.
     public var amqpURL: String { "amqp://guest:guest@\(broker.host):\(broker.port)/\(broker.vhost)" }
+    private var operatorURL: String?
+    /// The broker URL `veemctl` runs with: `amqpURL` unless an operator's own user was set.
+    public var veemctlURL: String {
+        get { lock.withLock { operatorURL ?? amqpURL } }
+        set { lock.withLock { operatorURL = newValue } }
+    }
 
     /// A site on a fresh vhost of the machine's broker, or of `node` for tests that stop the whole broker.
     public init(label: String = "shipped", on node: PrivateBroker? = nil) async throws {
@@ -67,7 +73,7 @@ public final class ShippedSite: @unchecked Sendable {
     /// Runs the built `veemctl` with this site's broker; returns its status and output.
     public func veemctlResult(_ arguments: [String]) async throws -> ExternalCommand.Result {
         var environment = ProcessInfo.processInfo.environment
-        environment["VEEM_AMQP_URL"] = amqpURL
+        environment["VEEM_AMQP_URL"] = veemctlURL
         return try await ExternalCommand.run(DaemonProcess.binDirectory + "/veemctl", arguments,
                                              environment: environment)
     }

@@ -11,7 +11,7 @@ struct Veemctl: AsyncParsableCommand {
         commandName: "veemctl",
         abstract: "The veem operator's CLI. It speaks the VMI over AMQP, like any other client.",
         subcommands: [Submit.self, Update.self, Hosts.self, VEEs.self, Monitor.self, PutKPI.self, Watch.self,
-                      AccountCommand.self,
+                      AccountCommand.self, BusCommand.self,
                       ServiceCommand.self])
 }
 

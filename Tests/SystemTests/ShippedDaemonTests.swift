@@ -185,43 +185,31 @@ import VeemTestSupport
 
     /// RebootInstances reboots the real guest: its boot marker appears a second time, and it is running again.
     func rebootThroughEC2(_ site: ShippedSite, tcg: TCGHost, environment: [String: String]) async throws {
-        var environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        environment["AWS_ACCESS_KEY_ID"] = environment["VEEM_A_KEY"]
-        environment["AWS_SECRET_ACCESS_KEY"] = environment["VEEM_A_SECRET"]
-        environment["AWS_DEFAULT_REGION"] = "site1"
-        environment["AWS_CONFIG_FILE"] = "/dev/null"
-        environment["AWS_SHARED_CREDENTIALS_FILE"] = "/dev/null"
-        environment["AWS_EC2_METADATA_DISABLED"] = "true"
-        let endpoint = try #require(environment["VEEM_EC2_URL"])
-        func aws(_ arguments: String...) async throws -> String {
-            let result = try await ExternalCommand.run("/usr/bin/env", ["aws", "--endpoint-url", endpoint,
-                                                                       "--output", "text", "ec2"] + arguments,
-                                                       environment: environment)
-            guard result.status == 0 else { throw TestSupportError("aws ec2 \(arguments): \(result.output)") }
-            return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
-        }
-        let instance = try await aws("run-instances", "--image-id", Self.tinyImage, "--instance-type", "t2.nano",
+        let cli = AWSCLI(endpoint: try #require(environment["VEEM_EC2_URL"]),
+                         accessKey: try #require(environment["VEEM_A_KEY"]),
+                         secret: try #require(environment["VEEM_A_SECRET"]))
+        let instance = try await cli.ec2("run-instances", "--image-id", Self.tinyImage, "--instance-type", "t2.nano",
                                      "--query", "Instances[0].InstanceId")
-        _ = try await aws("wait", "instance-running", "--instance-ids", instance)
+        _ = try await cli.ec2("wait", "instance-running", "--instance-ids", instance)
         let vee = try #require(VeemctlTable.rows(try await site.veemctl("vees")).first { $0[0] == instance }?[1])
         tcg.adopt(vee)
         #expect(tcg.bootMarkers(vee) == 1)
         let firstBoot = tcg.console(vee)
-        _ = try await aws("reboot-instances", "--instance-ids", instance)
+        _ = try await cli.ec2("reboot-instances", "--instance-ids", instance)
         // The agent empties the console before a boot it waits for; the guest's marker then comes back.
         let rebooted = try await eventually(timeout: .seconds(120)) {
             let now = tcg.console(vee)
             return !now.hasPrefix(firstBoot) && now.contains("VEEM-GUEST-BOOTED")
         }
         #expect(rebooted, "the boot marker again on a fresh console after RebootInstances:\n\(tcg.console(vee))")
-        _ = try await aws("wait", "instance-status-ok", "--instance-ids", instance)
+        _ = try await cli.ec2("wait", "instance-status-ok", "--instance-ids", instance)
         #expect(try await tcg.state(vee) == "running")
         // GetConsoleOutput: the agent of the qemu host reads the guest's serial console and answers the gateway.
-        let output = try await aws("get-console-output", "--instance-id", instance, "--query", "Output")
+        let output = try await cli.ec2("get-console-output", "--instance-id", instance, "--query", "Output")
         let decoded = Data(base64Encoded: output).map { String(decoding: $0, as: UTF8.self) } ?? output
         #expect(decoded.contains("VEEM-GUEST-BOOTED"), "the console through EC2: \(output.prefix(300))")
-        _ = try await aws("terminate-instances", "--instance-ids", instance)
-        _ = try await aws("wait", "instance-terminated", "--instance-ids", instance)
+        _ = try await cli.ec2("terminate-instances", "--instance-ids", instance)
+        _ = try await cli.ec2("wait", "instance-terminated", "--instance-ids", instance)
     }
 
     /// The port in the gateway's READY status ("EC2 API on 127.0.0.1:PORT").
