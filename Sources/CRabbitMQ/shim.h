@@ -2,6 +2,7 @@
 #define VEEM_CRABBITMQ_SHIM_H
 #include <amqp.h>
 #include <amqp_tcp_socket.h>
+#include <amqp_ssl_socket.h>
 #include <amqp_framing.h>
 
 /* amqp_login is variadic, which Swift cannot call. */

@@ -33,7 +33,7 @@ final class AMQPSession {
         self.state = state
         self.epoch = epoch
         self.user = configuration.user
-        guard let socket = amqp_tcp_socket_new(state) else { throw SessionError("cannot create a socket") }
+        let socket = try Self.socket(state, tls: configuration.tls)
         var timeout = timeval(tv_sec: 5, tv_usec: 0)
         let status = amqp_socket_open_noblock(socket, configuration.host, Int32(configuration.port), &timeout)
         guard status == AMQP_STATUS_OK.rawValue else {
@@ -43,13 +43,37 @@ final class AMQPSession {
                 : Self.describe(status)
             throw SessionError("connect to \(configuration.host):\(configuration.port): \(cause)")
         }
-        try check(veem_amqp_login_plain(state, configuration.vhost, 0, 131_072, Int32(configuration.heartbeat),
-                                        configuration.user, configuration.password), "login")
+        let login = veem_amqp_login_plain(state, configuration.vhost, 0, 131_072, Int32(configuration.heartbeat),
+                                          configuration.user, configuration.password)
+        // A TLS listener drops a plain AMQP header: say what that likely means.
+        let hint = configuration.tls == nil && login.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION
+            && login.library_error == AMQP_STATUS_SOCKET_ERROR.rawValue
+            ? " (the broker dropped the connection: if this is a TLS port, use amqps://)" : ""
+        try check(login, "login" + hint)
         loggedIn = true
         amqp_channel_open(state, channel)
         try check(amqp_get_rpc_reply(state), "channel.open")
         amqp_confirm_select(state, channel)
         try check(amqp_get_rpc_reply(state), "confirm.select")
+    }
+
+    /// A TCP socket, or a TLS one set up from `tls`.
+    private static func socket(_ state: amqp_connection_state_t, tls: AMQPTLS?) throws -> OpaquePointer {
+        guard let tls else {
+            guard let socket = amqp_tcp_socket_new(state) else { throw SessionError("cannot create a socket") }
+            return socket
+        }
+        guard let socket = amqp_ssl_socket_new(state) else { throw SessionError("cannot create a TLS socket") }
+        if let ca = tls.caFile, amqp_ssl_socket_set_cacert(socket, ca) != AMQP_STATUS_OK.rawValue {
+            throw SessionError("TLS: cannot use \(ca) as CA certificates")
+        }
+        if let cert = tls.certFile, let key = tls.keyFile,
+           amqp_ssl_socket_set_key(socket, cert, key) != AMQP_STATUS_OK.rawValue {
+            throw SessionError("TLS: cannot use the client certificate \(cert) with key \(key)")
+        }
+        amqp_ssl_socket_set_verify_peer(socket, tls.verifyPeer ? 1 : 0)
+        amqp_ssl_socket_set_verify_hostname(socket, tls.verifyPeer ? 1 : 0)
+        return socket
     }
 
     deinit {

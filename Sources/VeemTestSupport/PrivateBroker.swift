@@ -6,30 +6,50 @@ import Foundation
 public final class PrivateBroker: @unchecked Sendable {
     public let node: String
     public let port: Int
+    /// The TLS (AMQPS) listener's port, when started with a CA.
+    public let tlsPort: Int?
     public let directory: String
     private static let server = "/usr/sbin/rabbitmq-server"
     private let lock = NSLock()
     private var nodeProcess: Process?
 
-    private init(node: String, port: Int, directory: String) {
+    private init(node: String, port: Int, tlsPort: Int?, directory: String) {
         self.node = node
         self.port = port
+        self.tlsPort = tlsPort
         self.directory = directory
     }
 
-    /// Starts a node on free loopback ports and waits until it serves.
-    public static func start() async throws -> PrivateBroker {
+    /// Starts a node on free loopback ports and waits until it serves; with `tls`, also an AMQPS listener with the
+    /// server certificate `tls` signed.
+    public static func start(tls: TestCA? = nil) async throws -> PrivateBroker {
         let name = "veemtest\(UUID().uuidString.prefix(8).lowercased())"
         let directory = NSTemporaryDirectory() + name
-        let broker = PrivateBroker(node: "\(name)@localhost", port: try freePort(), directory: directory)
+        let port = try freePort()
+        var tlsPort: Int?
+        while tls != nil, tlsPort == nil || tlsPort == port { tlsPort = try freePort() }
+        let broker = PrivateBroker(node: "\(name)@localhost", port: port, tlsPort: tlsPort, directory: directory)
         for sub in ["mnesia", "log"] {
             try FileManager.default.createDirectory(atPath: "\(directory)/\(sub)", withIntermediateDirectories: true)
         }
         try "[].\n".write(toFile: directory + "/enabled_plugins", atomically: true, encoding: .utf8)
-        try """
+        var config = """
             listeners.tcp.default = 127.0.0.1:\(broker.port)
             log.console = false
-            """.write(toFile: directory + "/rabbitmq.conf", atomically: true, encoding: .utf8)
+
+            """
+        if let tls, let tlsPort = broker.tlsPort {
+            config += """
+                listeners.ssl.default = 127.0.0.1:\(tlsPort)
+                ssl_options.cacertfile = \(tls.caFile)
+                ssl_options.certfile = \(tls.serverCertFile)
+                ssl_options.keyfile = \(tls.serverKeyFile)
+                ssl_options.verify = verify_none
+                ssl_options.fail_if_no_peer_cert = false
+
+                """
+        }
+        try config.write(toFile: directory + "/rabbitmq.conf", atomically: true, encoding: .utf8)
         // The Debian wrapper runs the node as the rabbitmq user: it must own what the node writes.
         _ = try await ExternalCommand.run("/bin/chown", ["-R", "rabbitmq:rabbitmq", directory])
         try await broker.boot()

@@ -134,5 +134,27 @@ import VeemTestSupport
         #expect(throws: MessagingError.self) { try AMQPConfiguration(url: "http://example") }
         let parsed = try? AMQPConfiguration(url: "amqp://u:p@127.0.0.1:5673/my%2Fvhost")
         #expect(parsed?.vhost == "my/vhost" && parsed?.port == 5673 && parsed?.user == "u")
+        #expect(parsed?.tls == nil)
+    }
+
+    @Test func anAMQPSURLNamesItsTLSFilesAndAnythingElseIsRefusedByName() throws {
+        let tls = try AMQPConfiguration(url: "amqps://u:p@broker/veem?cacertfile=/etc/hostname&verify=verify_peer")
+        #expect(tls.port == 5671 && tls.tls == AMQPTLS(caFile: "/etc/hostname"))
+        let cases = [
+            ("amqp://u:p@broker/veem?cacertfile=/etc/hostname", "'cacertfile' in the broker URL needs amqps://"),
+            ("amqps://u:p@broker/veem?cacertfile=/nonexistent", "cacertfile in the broker URL: cannot read '/nonexistent'"),
+            ("amqps://u:p@broker/veem?certfile=/etc/hostname", "certfile and keyfile in the broker URL go together"),
+            ("amqps://u:p@broker/veem?verify=maybe", "verify in the broker URL must be verify_peer or verify_none"),
+            ("amqps://u:p@broker/veem?sni=x", "unknown broker URL parameter 'sni'"),
+            ("ftp://u:secret@broker/veem", "not an amqp:// or amqps:// URL: ftp://u:REDACTED@broker/veem"),
+        ]
+        for (url, message) in cases {
+            #expect(throws: MessagingError.self) { try AMQPConfiguration(url: url) }
+            do {
+                _ = try AMQPConfiguration(url: url)
+            } catch {
+                #expect("\(error)".contains(message), "\(url): \(error)")
+            }
+        }
     }
 }
