@@ -14,8 +14,16 @@ Packaging/build-tiny-guest.sh /var/lib/veem/images
 for product in veem-coordinator veem-agent veem-ec2 veemctl; do swift build -c release --product "$product"; done
 Packaging/install.sh "$(swift build -c release --show-bin-path)"
 
-export VEEM_AMQP_URL=amqp://guest:guest@127.0.0.1:5672/veem
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "broker users with least rights (Packaging/bus-users.sh)"
+# One broker user per daemon and per agent host, each allowed only what it does; the units read them from
+# /etc/veem/<daemon>.env, veemctl from operator.env. The agent's host id is the host name's first label.
+Packaging/bus-users.sh --veemctl /usr/bin/veemctl site
+agent_host=$(hostname -s)
+Packaging/bus-users.sh --veemctl /usr/bin/veemctl agent "$agent_host"
+install -m 0600 "/etc/veem/agent-$agent_host.env" /etc/veem/agent.env
+set -a; . /etc/veem/operator.env; set +a
 units=(veem-coordinator veem-agent veem-ec2)
 
 step "starting ${units[*]}"
@@ -77,7 +85,8 @@ echo "$aws describe-instance-types"
 $aws describe-instance-types --query 'InstanceTypes[].[InstanceType,VCpuInfo.DefaultVCpus,MemoryInfo.SizeInMiB]' \
   --output text
 echo
-echo "veemctl is /usr/bin/veemctl (VEEM_AMQP_URL=$VEEM_AMQP_URL); settings in /etc/veem; logs in $run."
+echo "veemctl is /usr/bin/veemctl; its broker user is in /etc/veem/operator.env (set -a; . /etc/veem/operator.env)."
+echo "Settings in /etc/veem; logs in $run."
 echo "Next (docs in README.md):"
 echo "  veemctl put-kpi shop/C1 RequestPerSecond=300    # and watch it scale back after the cooldown"
 echo "  veemctl service undeploy shop --wait             # frees the host for EC2 instances:"
