@@ -19,7 +19,8 @@ public struct Requesters: Sendable, Equatable {
     public static func from(_ settings: Settings) throws -> Requesters? {
         func users(_ key: String) throws -> Set<String>? {
             guard let text = settings[key] else { return nil }
-            let names = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            let names = text.split(separator: ",", omittingEmptySubsequences: false)
+                .map { $0.trimmingCharacters(in: .whitespaces) }
             guard !names.isEmpty, !names.contains(where: \.isEmpty) else {
                 throw SettingsError(message: "\(key) must be broker user names separated by commas, got '\(text)'")
             }
