@@ -42,10 +42,11 @@ public final class DaemonProcess: @unchecked Sendable {
 
     /// Writes `settings` as the daemon's settings file in `directory` and starts `executable` (a name in
     /// `binDirectory`, or a path) with `--config` and `arguments`. `environment` adds to the unit's environment.
-    /// With `settingsPath`, that file is the settings file and nothing is written.
+    /// With `settingsPath`, that file is the settings file and nothing is written. `launcher` runs it inside
+    /// namespaces (`nsenter … --`, `ip netns exec NS`), which exec it: the process is still the daemon itself.
     public init(_ executable: String, name: String, directory: String, settings: [String: String],
                 environment: [String: String] = [:], arguments: [String] = [], watchdog: Duration? = .seconds(2),
-                writeSettings: Bool = true, settingsPath: String? = nil) throws {
+                writeSettings: Bool = true, settingsPath: String? = nil, launcher: [String] = []) throws {
         self.name = name
         self.executable = executable.contains("/") ? executable : Self.binDirectory + "/" + executable
         self.settingsPath = settingsPath ?? directory + "/\(name).conf"
@@ -58,8 +59,9 @@ public final class DaemonProcess: @unchecked Sendable {
         }
         // sun_path holds 108 bytes: keep the socket's path short.
         notify = try NotifySocket(path: "/tmp/veem-\(UUID().uuidString.prefix(8)).notify")
-        process.executableURL = URL(fileURLWithPath: self.executable)
-        process.arguments = ["--config", self.settingsPath] + arguments
+        let command = launcher + [self.executable, "--config", self.settingsPath] + arguments
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
         process.environment = Self.unitEnvironment(notifySocket: notify.path, watchdog: watchdog)
             .merging(environment) { $1 }
         // A restart under the same name appends to the same log.

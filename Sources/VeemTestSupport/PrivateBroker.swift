@@ -10,10 +10,13 @@ public final class PrivateBroker: @unchecked Sendable {
     public let tlsPort: Int?
     public let directory: String
     private static let server = "/usr/sbin/rabbitmq-server"
+    /// Runs the node and its rabbitmqctl inside namespaces (`Testbed.launcher("ctl")`); empty for the root's.
+    public let launcher: [String]
     private let lock = NSLock()
     private var nodeProcess: Process?
 
-    private init(node: String, port: Int, tlsPort: Int?, directory: String) {
+    private init(node: String, port: Int, tlsPort: Int?, directory: String, launcher: [String]) {
+        self.launcher = launcher
         self.node = node
         self.port = port
         self.tlsPort = tlsPort
@@ -22,22 +25,29 @@ public final class PrivateBroker: @unchecked Sendable {
 
     /// Starts a node on free loopback ports and waits until it serves; with `tls`, also an AMQPS listener with the
     /// server certificate `tls` signed.
-    public static func start(tls: TestCA? = nil) async throws -> PrivateBroker {
+    /// With `launcher`, it runs inside those namespaces and also listens on `address` (a testbed's control node),
+    /// and any user may log in from there (`loopback_users = none`).
+    public static func start(tls: TestCA? = nil, launcher: [String] = [], address: String? = nil) async throws
+        -> PrivateBroker {
         let name = "veemtest\(UUID().uuidString.prefix(8).lowercased())"
         let directory = NSTemporaryDirectory() + name
         let port = try freePort()
         var tlsPort: Int?
         while tls != nil, tlsPort == nil || tlsPort == port { tlsPort = try freePort() }
-        let broker = PrivateBroker(node: "\(name)@localhost", port: port, tlsPort: tlsPort, directory: directory)
+        let broker = PrivateBroker(node: "\(name)@localhost", port: port, tlsPort: tlsPort, directory: directory,
+                                   launcher: launcher)
         for sub in ["mnesia", "log"] {
             try FileManager.default.createDirectory(atPath: "\(directory)/\(sub)", withIntermediateDirectories: true)
         }
         try "[].\n".write(toFile: directory + "/enabled_plugins", atomically: true, encoding: .utf8)
         var config = """
-            listeners.tcp.default = 127.0.0.1:\(broker.port)
+            listeners.tcp.1 = 127.0.0.1:\(broker.port)
             log.console = false
 
             """
+        if let address {
+            config += "listeners.tcp.2 = \(address):\(broker.port)\nloopback_users = none\n"
+        }
         if let tls, let tlsPort = broker.tlsPort {
             config += """
                 listeners.ssl.default = 127.0.0.1:\(tlsPort)
@@ -80,7 +90,9 @@ public final class PrivateBroker: @unchecked Sendable {
         let log = try ExternalCommand.appendingLog(output)
         defer { try? log.close() }
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.server)
+        let command = launcher + [Self.server]
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
         process.environment = environment
         process.standardOutput = log
         process.standardError = log
@@ -115,7 +127,8 @@ public final class PrivateBroker: @unchecked Sendable {
 
     @discardableResult
     private func ctl(_ arguments: [String]) async throws -> String {
-        let result = try await ExternalCommand.run("/usr/sbin/rabbitmqctl", ["-q", "-n", node] + arguments)
+        let command = launcher + ["/usr/sbin/rabbitmqctl", "-q", "-n", node] + arguments
+        let result = try await ExternalCommand.run(command[0], Array(command.dropFirst()))
         guard result.status == 0 else {
             throw TestSupportError("rabbitmqctl -n \(node) \(arguments.joined(separator: " ")): \(result.output)")
         }

@@ -6,11 +6,18 @@ public final class ShippedSite: @unchecked Sendable {
     public let broker: TestBroker
     public let directory: String
     private let lock = NSLock()
-    private var daemons: [String: (executable: String, settings: [String: String], process: DaemonProcess)] = [:]
+    private var daemons: [String: (executable: String, settings: [String: String], launcher: [String],
+                                   process: DaemonProcess)] = [:]
 
     /// The broker URL every daemon and client of this site uses, unless given their own.
     public var amqpURL: String { "amqp://guest:guest@\(broker.host):\(broker.port)/\(broker.vhost)" }
     private var operatorURL: String?
+    private var operatorLauncher: [String] = []
+    /// What runs `veemctl` where the broker is reachable (a testbed's control node); empty: the root namespace.
+    public var veemctlLauncher: [String] {
+        get { lock.withLock { operatorLauncher } }
+        set { lock.withLock { operatorLauncher = newValue } }
+    }
     /// The broker URL `veemctl` runs with: `amqpURL` unless an operator's own user was set.
     public var veemctlURL: String {
         get { lock.withLock { operatorURL ?? amqpURL } }
@@ -39,15 +46,16 @@ public final class ShippedSite: @unchecked Sendable {
     }
 
     /// Starts `executable` (veem-coordinator, veem-agent, veem-ec2) as `name` with a settings file of `settings`
-    /// (plus this site's broker), its unit's watchdog, and waits for its `READY=1`.
+    /// (plus this site's broker), its unit's watchdog, and waits for its `READY=1`; `launcher` runs it inside a
+    /// testbed node's namespaces.
     @discardableResult
     public func start(_ executable: String, name: String, settings: [String: String],
-                      readyTimeout: Duration = .seconds(90)) async throws -> DaemonProcess {
+                      readyTimeout: Duration = .seconds(90), launcher: [String] = []) async throws -> DaemonProcess {
         let unit = try SystemdUnit(named: executable)
         let settings = ["VEEM_AMQP_URL": amqpURL, "VEEM_LOG_LEVEL": "info"].merging(settings) { $1 }
         let process = try DaemonProcess(executable, name: name, directory: directory, settings: settings,
-                                        watchdog: unit.watchdog)
-        lock.withLock { daemons[name] = (executable, settings, process) }
+                                        watchdog: unit.watchdog, launcher: launcher)
+        lock.withLock { daemons[name] = (executable, settings, launcher, process) }
         try await process.waitUntilReady(timeout: readyTimeout)
         return process
     }
@@ -59,7 +67,7 @@ public final class ShippedSite: @unchecked Sendable {
     @discardableResult
     public func restart(_ name: String) async throws -> DaemonProcess {
         guard let daemon = lock.withLock({ daemons[name] }) else { throw TestSupportError("no daemon \(name)") }
-        return try await start(daemon.executable, name: name, settings: daemon.settings)
+        return try await start(daemon.executable, name: name, settings: daemon.settings, launcher: daemon.launcher)
     }
 
     /// Stops `name` as `systemctl stop` does (SIGTERM, then its unit's TimeoutStopSec) and returns how it ended.
@@ -74,8 +82,8 @@ public final class ShippedSite: @unchecked Sendable {
     public func veemctlResult(_ arguments: [String]) async throws -> ExternalCommand.Result {
         var environment = ProcessInfo.processInfo.environment
         environment["VEEM_AMQP_URL"] = veemctlURL
-        return try await ExternalCommand.run(DaemonProcess.binDirectory + "/veemctl", arguments,
-                                             environment: environment)
+        let command = veemctlLauncher + [DaemonProcess.binDirectory + "/veemctl"] + arguments
+        return try await ExternalCommand.run(command[0], Array(command.dropFirst()), environment: environment)
     }
 
     /// Runs the built `veemctl` and returns its output; a non-zero exit throws with that output.

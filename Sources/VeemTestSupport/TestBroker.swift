@@ -8,6 +8,8 @@ public struct TestBroker: Sendable {
     public let port: Int
     /// The RabbitMQ node `rabbitmqctl` talks to; nil for the machine's own.
     public let node: String?
+    /// What runs rabbitmqctl where the node is (a testbed's control namespace); empty for the root namespace.
+    public var launcher: [String] = []
 
     /// Creates a fresh vhost `veem-test-…` and lets `guest` use it, on the machine's broker or on `node`
     /// (a `PrivateBroker`).
@@ -16,7 +18,7 @@ public struct TestBroker: Sendable {
         let broker = TestBroker(vhost: "veem-\(label)-\(UUID().uuidString.prefix(8).lowercased())",
                                 host: node == nil ? environment["VEEM_TEST_AMQP_HOST"] ?? "127.0.0.1" : "127.0.0.1",
                                 port: node?.port ?? environment["VEEM_TEST_AMQP_PORT"].flatMap(Int.init) ?? 5672,
-                                node: node?.node)
+                                node: node?.node, launcher: node?.launcher ?? [])
         try await broker.rabbitmqctl(["add_vhost", broker.vhost])
         try await broker.rabbitmqctl(["set_permissions", "-p", broker.vhost, "guest", ".*", ".*", ".*"])
         return broker
@@ -56,13 +58,14 @@ public struct TestBroker: Sendable {
     /// Runs rabbitmqctl against this broker's node.
     @discardableResult
     public func rabbitmqctl(_ arguments: [String]) async throws -> String {
-        try await Self.rabbitmqctl((node.map { ["-n", $0] } ?? []) + arguments)
+        try await Self.rabbitmqctl((node.map { ["-n", $0] } ?? []) + arguments, launcher: launcher)
     }
 
     /// Runs rabbitmqctl (about half a second) off the cooperative pool.
     @discardableResult
-    static func rabbitmqctl(_ arguments: [String]) async throws -> String {
-        let result = try await ExternalCommand.run("/usr/sbin/rabbitmqctl", arguments)
+    static func rabbitmqctl(_ arguments: [String], launcher: [String] = []) async throws -> String {
+        let command = launcher + ["/usr/sbin/rabbitmqctl"] + arguments
+        let result = try await ExternalCommand.run(command[0], Array(command.dropFirst()))
         guard result.status == 0 else {
             throw TestSupportError("rabbitmqctl \(arguments.joined(separator: " ")) failed: \(result.output)")
         }

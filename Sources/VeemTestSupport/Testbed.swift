@@ -51,6 +51,16 @@ public final class Testbed: Sendable {
             .suffix(10)) + "-"
     }
 
+    /// What runs a program inside `node` (a host, or `ctl`) by exec, so that its process is the program itself.
+    public func launcher(_ node: String) -> [String] {
+        node == "ctl" ? ["/usr/sbin/ip", "netns", "exec", namespacePrefix + "ctl"]
+            : ["/usr/bin/nsenter", "--net=/run/netns/\(namespacePrefix)\(node)", "--mount=\(directory)/ns/\(node).mnt",
+               "--uts=\(directory)/ns/\(node).uts", "--"]
+    }
+
+    /// The control node's address on the management network, where its broker listens.
+    public static let controlAddress = "10.77.0.1"
+
     /// Runs a command in `node` (a host, or `ctl`).
     public func exec(_ node: String, _ arguments: String...) async throws -> ExternalCommand.Result {
         try await ExternalCommand.run(Self.script, ["exec", directory, node] + arguments)
