@@ -41,9 +41,11 @@ extension CoordinatorService {
             } catch {
                 logger.error("report batch not committed", metadata: ["error": "\(error)", "size": "\(batch.count)"])
                 batch.forEach { connection.reject($0, requeue: true) }
+                reportsFlowing.withLock { $0 = nil }
                 try? await Task.sleep(for: .seconds(1))
                 continue
             }
+            reportsFlowing.withLock { $0 = $0 ?? .now }
             outcomes.forEach(send)
             batch.forEach(connection.ack)
         }

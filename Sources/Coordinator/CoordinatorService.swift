@@ -5,6 +5,7 @@ import Inventory
 import Logging
 import Messaging
 import ServiceLifecycle
+import Synchronization
 import VMI
 
 /// The site's coordinator: takes VMI requests, places VEEs, commands agents, tracks hosts, and converges the
@@ -21,6 +22,9 @@ public final class CoordinatorService: Service {
     let manifests = ManifestCache()
     let engine = ServiceEngineState()
     let consoleReads = ConsoleReads()
+    /// Since when host reports have been committed without a failure: a coordinator that has just started, or is
+    /// behind on a backlog of reports, has not yet read the heartbeats hosts sent.
+    let reportsFlowing = Mutex<ContinuousClock.Instant?>(nil)
     let cloud: CloudEngine
 
     public init(configuration: CoordinatorConfiguration, inventory: Inventory, connection: AMQPConnection,
@@ -104,7 +108,11 @@ public final class CoordinatorService: Service {
             // A broker outage silences every host at once and is no host's failure: hosts are judged only once the
             // coordinator has heard the broker for a whole window.
             // Likewise a full disk: heartbeats that could not be recorded are no host's silence.
-            let judging = (connection.connectedFor.map { $0 >= window } ?? false)
+            // And only once reports have been read for a whole window (or, with no report at all, say every host
+            // gone, after three), so that heartbeats still queued after a restart are not taken for silence.
+            let connected = connection.connectedFor ?? .zero
+            let reading = reportsFlowing.withLock { $0.map { ContinuousClock.now - $0 } }
+            let judging = connected >= window && (reading.map { $0 >= window } ?? false || connected >= window * 3)
                 && (inventory.writableFor.map { $0 >= window } ?? true)
             if connection.connectionCount != connections {
                 // Reconnected: commands committed while the broker was away may have expired unsent.
