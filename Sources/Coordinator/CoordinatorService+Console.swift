@@ -30,10 +30,9 @@ extension CoordinatorService {
     /// An agent's console answer (`host.<host>.console`): passed on to the gateway that asked, if that host was
     /// asked for it; anything else is dropped and logged.
     func relayConsole(_ delivery: Delivery) {
-        let parts = delivery.routingKey.split(separator: ".")
-        guard parts.count == 3, let message = try? VMI.open(delivery.body), message.body is EC2Reply,
-              let correlationId = message.header.correlationId,
-              let replyTo = consoleReads.take(correlationId, from: String(parts[1]))
+        guard let host = Topology.reportHost(delivery.routingKey), let message = try? VMI.open(delivery.body),
+              message.body is EC2Reply, let correlationId = message.header.correlationId,
+              let replyTo = consoleReads.take(correlationId, from: host)
         else {
             logger.warning("unexpected console answer dropped",
                            metadata: ["key": "\(delivery.routingKey)", "user": "\(delivery.properties.userId ?? "")"])

@@ -15,10 +15,10 @@ extension CoordinatorService {
                 connection.ack(delivery)
             }
             let batch = arrived.filter { !$0.routingKey.hasSuffix(".console") }
-            // Bound before its registration is handled, which may send it commands at once.
-            if await !bindCommandQueues(of: batch) { continue }
             // Decoded before the transaction: the writer is the site's one serial resource.
             let messages = batch.map { delivery in Result { () throws(VMIError) in try VMI.open(delivery.body) } }
+            // Bound before its registration is handled, which may send it commands at once.
+            if await !bindCommandQueues(of: batch, messages) { continue }
             let outcomes: [Outcome]
             do {
                 outcomes = try await inventory.write { tx in
@@ -61,17 +61,20 @@ extension CoordinatorService {
         case let body as VEEMetrics: body.host
         default: nil
         }
-        guard let claimed, key != Topology.hostReportKey(claimed, String(key.split(separator: ".").last ?? "")) else {
-            return
-        }
+        guard let claimed, claimed != Topology.reportHost(key) else { return }
         throw VMIError(code: .invalidParameter, field: "host",
                        message: "a report about host '\(claimed)' was published as '\(key)'")
     }
 
-    /// Declares the command queue and binding of each host registering in `batch`, or puts the batch back.
-    private func bindCommandQueues(of batch: [Delivery]) async -> Bool {
-        let hosts = Set(batch.filter { $0.routingKey.hasSuffix(".registration") }
-                             .compactMap { (try? VMI.open($0.body))?.body as? HostRegistration }.map(\.host))
+    /// Declares the command queue and binding of each host registering in `batch` under its own key, or puts the
+    /// batch back.
+    private func bindCommandQueues(of batch: [Delivery], _ messages: [Result<Message, VMIError>]) async -> Bool {
+        let hosts = Set(zip(batch, messages).compactMap { delivery, message -> String? in
+            guard let message = try? message.get(), let registration = message.body as? HostRegistration,
+                  (try? Self.checkSender(of: message, key: delivery.routingKey)) != nil
+            else { return nil }
+            return registration.host
+        })
         do {
             for host in hosts.sorted() { try await connection.declare(Topology.agentCommands(host), once: true) }
             return true

@@ -61,6 +61,12 @@ public enum Topology {
 
     public static func agentQueue(_ host: String) -> String { "veem.agent.\(host)" }
     public static func hostReportKey(_ host: String, _ kind: String) -> String { "host.\(host).\(kind)" }
+    /// The host a report key (`host.<host>.<kind>`) was published under; nil for any other key.
+    public static func reportHost(_ key: String) -> String? {
+        guard key.hasPrefix("host."), let kind = key.lastIndex(of: "."), kind > key.index(key.startIndex, offsetBy: 5)
+        else { return nil }
+        return String(key[key.index(key.startIndex, offsetBy: 5)..<kind])
+    }
     public static func siteEventKey(_ kind: String) -> String { "site.\(kind)" }
 
     /// The exchanges everyone relies on existing.

@@ -29,6 +29,14 @@ import Testing
         #expect(try matches(BusPolicy.grant(for: .coordinator).write, "amq.default"))
     }
 
+    @Test func aReportKeyNamesItsHostDotsIncluded() {
+        #expect(Topology.reportHost(Topology.hostReportKey("node-1.rack2", "heartbeat")) == "node-1.rack2")
+        #expect(Topology.reportHost("host.h1.console") == "h1")
+        for key in ["site.host_down", "host.heartbeat", "host..x", "hosts.h1.state"] {
+            #expect(Topology.reportHost(key) == nil, "\(key)")
+        }
+    }
+
     @Test func rolesAreParsedAndBadOnesRefused() {
         #expect(BusRole("agent:host1") == .agent(host: "host1") && BusRole("gateway") == .gateway)
         for bad in ["agent:", "agent:-x", "agent:a b", "admin", "Agent:h1"] { #expect(BusRole(bad) == nil, "\(bad)") }
