@@ -1,4 +1,5 @@
 import Foundation
+import VMI
 import Yams
 
 /// Reads a manifest from YAML (JSON is accepted too: it is YAML). Reports every problem at once, each with its line
@@ -76,7 +77,8 @@ struct Reader {
     }
 
     mutating func manifest(_ root: Node) -> ServiceManifest? {
-        let top = fields(root, "the manifest", allowed: ["service", "components", "rules", "sla", "directives"])
+        let top = fields(root, "the manifest", allowed: ["service", "components", "networks", "rules", "sla",
+                                                          "directives"])
         let byName = Dictionary(top.map { ($0.0, ($0.1, $0.2)) }, uniquingKeysWith: { a, _ in a })
         var name = ""
         if let (_, node) = byName["service"] {
@@ -107,7 +109,34 @@ struct Reader {
             }
             for item in sequence { if let rule = rule(item) { rules.append(rule) } }
         }
-        return ServiceManifest(name: name, components: components, rules: rules)
+        var networks: [ServiceManifest.Network] = []
+        if let (_, node) = byName["networks"] {
+            for (networkName, key, value) in fields(node, "networks", allowed: nil) {
+                networks.append(network(networkName, key: key, value))
+            }
+        }
+        return ServiceManifest(name: name, components: components, rules: rules, networks: networks)
+    }
+
+    /// `RED: {cidr: 10.10.0.0/24}`: settings of a network its components join.
+    mutating func network(_ name: String, key: Node, _ node: Node) -> ServiceManifest.Network {
+        if !VEENames.isValid(name) { fail(.invalidValue, key, "network name '\(name)' must be letters, digits, '.', '_' or '-'") }
+        var network = ServiceManifest.Network(name: name, subnet: nil, location: Self.location(key))
+        for (field, _, value) in fields(node, "network \(name)", allowed: ["cidr"]) where field == "cidr" {
+            guard let text = text(value, "cidr") else { continue }
+            guard let subnet = IPv4Network(text) else {
+                fail(.invalidValue, value, "cidr must be an IPv4 subnet such as 10.10.0.0/24 (no host bits set), "
+                     + "got '\(text)'")
+                continue
+            }
+            guard ServiceManifest.Network.prefixLengths.contains(subnet.prefixLength) else {
+                fail(.invalidValue, value, "cidr must be a /\(ServiceManifest.Network.prefixLengths.lowerBound) to "
+                     + "/\(ServiceManifest.Network.prefixLengths.upperBound), got /\(subnet.prefixLength)")
+                continue
+            }
+            network.subnet = subnet
+        }
+        return network
     }
 
     mutating func component(_ name: String, key: Node, _ node: Node) -> ServiceManifest.Component? {

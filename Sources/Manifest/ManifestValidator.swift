@@ -32,6 +32,10 @@ public enum ManifestValidator {
             }
         }
         problems += dependencyCycles(manifest.components)
+        for network in manifest.networks where !networks.contains(network.name) {
+            problems.append(ManifestProblem(.unknownComponent, at: network.location,
+                                            "networks: no component joins a network named '\(network.name)'"))
+        }
 
         var keys: [String: SourceLocation] = [:]
         for rule in manifest.rules {

@@ -6,6 +6,30 @@ public struct ServiceManifest: Sendable, Equatable {
     public var name: String
     public var components: [Component]
     public var rules: [Rule]
+    /// Settings of networks its components join; a network without any gets the site's defaults.
+    public var networks: [Network] = []
+
+    /// A LAN of the service: an isolated segment across the hosts of its members.
+    public struct Network: Sendable, Equatable {
+        public var name: String
+        /// Its subnet; nil means one the site allocates.
+        public var subnet: IPv4Network?
+        public var location: SourceLocation
+
+        /// Large enough for a gateway and a few members, small enough to sweep.
+        public static let prefixLengths = 16...29
+    }
+
+    /// `SPEED(name)`, in bytes per second; nil when no rule limits the network.
+    public func speed(of name: String) -> Double? {
+        for rule in rules { if case .speed(name, let rate) = rule.statement { return rate } }
+        return nil
+    }
+
+    /// The network named `name`'s settings, as written or the defaults.
+    public func network(_ name: String) -> Network {
+        networks.first { $0.name == name } ?? Network(name: name, subnet: nil, location: SourceLocation(line: 1, column: 1))
+    }
 
     public struct Component: Sendable, Equatable {
         public var name: String

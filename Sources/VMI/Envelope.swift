@@ -41,6 +41,8 @@ public enum MessageType: String, Codable, Sendable, CaseIterable {
     case accountReport = "AccountReport"
     // Coordinator → agent: an EC2 GetConsoleOutput the agent answers straight to the gateway that asked
     case consoleOutputRequest = "ConsoleOutputRequest"
+    /// The VXLAN peers of each network a host has members of (coordinator → agent).
+    case hostNetworks = "HostNetworks"
 }
 
 /// A message body: each type has exactly one.

@@ -31,9 +31,12 @@ public struct HostRegistration: VMIBody, Equatable {
     public var vees: [VEEObservation]
     /// The host group (for `Deploy(C) = {…}` directives); absent means "default".
     public var group: String?
+    /// Where other hosts reach this one's VXLAN segments; absent when the host wires no networks.
+    public var underlay: String?
     public init(host: String, hypervisor: String, domainType: String, capacity: Resources, images: [String],
-                vees: [VEEObservation], group: String? = nil) {
+                vees: [VEEObservation], group: String? = nil, underlay: String? = nil) {
         self.group = group
+        self.underlay = underlay
         self.host = host
         self.hypervisor = hypervisor
         self.domainType = domainType
@@ -100,9 +103,12 @@ public struct ConvergeVEE: VMIBody, Equatable {
     /// How many reboots were asked for: a running VEE whose domain records fewer reboots once (ACPI, then a reset
     /// after `shutdownTimeout`). Absent means none.
     public var reboots: Int?
+    /// Its interfaces, one per network of the spec, as the coordinator allocated them. Absent means none.
+    public var interfaces: [VEEInterface]?
     public init(vee: String, spec: VEESpec, desired: VEEState, generation: Int, shutdownTimeout: Double = 60,
-                reboots: Int? = nil) {
+                reboots: Int? = nil, interfaces: [VEEInterface]? = nil) {
         self.reboots = reboots
+        self.interfaces = interfaces
         self.vee = vee
         self.spec = spec
         self.desired = desired

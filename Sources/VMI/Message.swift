@@ -48,6 +48,7 @@ extension MessageType {
         case .accountInformation: AccountInformation.self
         case .accountReport: AccountReport.self
         case .consoleOutputRequest: ConsoleOutputRequest.self
+        case .hostNetworks: HostNetworks.self
         }
     }
 }

@@ -42,8 +42,12 @@ public struct ServiceView: Codable, Sendable, Equatable {
     public var error: String?
     /// In deployment order.
     public var components: [ComponentView]
+    /// Its networks; absent from older coordinators.
+    public var networks: [NetworkView]?
 
-    public init(name: String, state: ServiceState, error: String?, components: [ComponentView]) {
+    public init(name: String, state: ServiceState, error: String?, components: [ComponentView],
+                networks: [NetworkView]? = nil) {
+        self.networks = networks
         self.name = name
         self.state = state
         self.error = error

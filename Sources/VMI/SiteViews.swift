@@ -83,11 +83,15 @@ public struct VEEView: Codable, Sendable, Equatable {
     public var component: String?
     /// How many reboots were asked for it (RebootInstances); absent from older coordinators.
     public var reboots: Int?
+    /// Its interfaces on its networks (address, MAC); absent when it has none.
+    public var interfaces: [VEEInterface]?
 
     public init(id: String, spec: VEESpec, host: String, desired: VEEState, observed: VEEState,
                 lastError: String? = nil, generation: Int = 1, updatedAt: Date, slaClass: String? = nil,
-                service: String? = nil, component: String? = nil, reboots: Int? = nil) {
+                service: String? = nil, component: String? = nil, reboots: Int? = nil,
+                interfaces: [VEEInterface]? = nil) {
         self.reboots = reboots
+        self.interfaces = interfaces
         self.slaClass = slaClass
         self.service = service
         self.component = component

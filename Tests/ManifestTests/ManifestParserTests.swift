@@ -124,3 +124,40 @@ import VMI
         #expect(ManifestValidator.problems(manifest, site: noGold).count == 2)  // SLA(C1), SLA(RED)
     }
 }
+
+@Suite struct ManifestNetworkTests {
+    @Test func aNetworkMayNameItsSubnet() throws {
+        let manifest = try ManifestParser.parse("""
+            service: s
+            components:
+              web: {image: tiny, networks: [RED]}
+            networks:
+              RED: {cidr: 10.10.0.0/24}
+            directives:
+              - SPEED(RED) = 5MBS
+            """).get()
+        #expect(manifest.network("RED").subnet?.description == "10.10.0.0/24")
+        #expect(manifest.network("BLUE").subnet == nil)
+        #expect(manifest.speed(of: "RED") == 5_000_000)
+    }
+
+    @Test func aBadSubnetOrAnUnjoinedNetworkIsNamedWhereItIsWritten() {
+        guard case .failure(let problems) = ManifestParser.parse("""
+            service: s
+            components:
+              web: {image: tiny, networks: [RED]}
+            networks:
+              RED: {cidr: 10.10.0.1/24}
+              BLUE: {cidr: 10.11.0.0/24}
+              GREEN: {cidr: 10.0.0.0/8, mtu: 9000}
+            """) else {
+            Issue.record("accepted")
+            return
+        }
+        let messages = problems.all.map { "\($0.location.line):\($0.location.column) \($0.message)" }
+        #expect(messages.contains { $0.hasPrefix("5:15 cidr must be an IPv4 subnet") }, "\(messages)")
+        #expect(messages.contains { $0.hasPrefix("6:3 networks: no component joins a network named 'BLUE'") }, "\(messages)")
+        #expect(messages.contains { $0.hasPrefix("7:17 cidr must be a /16 to /29") }, "\(messages)")
+        #expect(messages.contains { $0.contains("unknown field 'mtu'") }, "\(messages)")
+    }
+}
