@@ -1,7 +1,9 @@
 import Cloud
 import Daemon
 import Foundation
+import Inventory
 import Placement
+import VMI
 
 /// How a site's coordinator runs.
 public struct CoordinatorConfiguration: Sendable {
@@ -20,6 +22,8 @@ public struct CoordinatorConfiguration: Sendable {
     public var failRequestsFrom: String?
     /// Who may send which requests; nil: anyone the broker lets publish them.
     public var requesters: Requesters?
+    /// Where networks that name no subnet take one (`VEEM_NETWORK_POOL`, `VEEM_NETWORK_PREFIX`).
+    public var networkPool: NetworkPool = .default
 
     public init(site: String = "site1", databasePath: String, heartbeatInterval: Duration = .seconds(5),
                 missedHeartbeats: Int = 3, shutdownTimeout: Duration = .seconds(60),
@@ -68,5 +72,19 @@ public struct CoordinatorConfiguration: Sendable {
                   cloud: try CloudSettings.site(region: site, settings: settings))
         failRequestsFrom = settings["VEEM_FAILPOINT_REQUESTS_FROM"]
         requesters = try Requesters.from(settings)
+        networkPool = try Self.networkPool(settings)
+    }
+
+    static func networkPool(_ settings: Settings) throws -> NetworkPool {
+        let poolText = settings.string("VEEM_NETWORK_POOL", default: NetworkPool.default.pool.description)
+        guard let pool = IPv4Network(poolText) else {
+            throw SettingsError(message: "VEEM_NETWORK_POOL must be an IPv4 subnet such as 10.128.0.0/9, got '\(poolText)'")
+        }
+        let prefixText = settings.string("VEEM_NETWORK_PREFIX", default: String(NetworkPool.default.prefixLength))
+        guard let prefix = Int(prefixText), (max(pool.prefixLength, 16)...29).contains(prefix) else {
+            throw SettingsError(message: "VEEM_NETWORK_PREFIX must be a prefix length from "
+                                + "\(max(pool.prefixLength, 16)) to 29 (inside VEEM_NETWORK_POOL), got '\(prefixText)'")
+        }
+        return NetworkPool(pool: pool, prefixLength: prefix)
     }
 }

@@ -35,7 +35,7 @@ extension CoordinatorService {
                _ now: Date, _ outcome: inout Outcome) throws -> [VEEView] {
         let placement = configuration.placement
         var evicted: [Resident] = []
-        let views = try tx.admit(admissions, at: now) { hosts, vees in
+        let views = try tx.admit(admissions, at: now, networkPool: configuration.networkPool) { hosts, vees in
             let items = admissions.map {
                 PlacementItem(name: $0.spec.name, resources: $0.spec.resources, image: $0.spec.image,
                               slaClass: placement.slaClass($0.slaClass.isEmpty ? nil : $0.slaClass),

@@ -22,7 +22,7 @@ extension CoordinatorService {
             let outcomes: [Outcome]
             do {
                 outcomes = try await inventory.write { tx in
-                    try zip(batch, messages).map { delivery, message in
+                    var outcomes = try zip(batch, messages).map { delivery, message in
                         do {
                             let message = try message.get()
                             try Self.checkSender(of: message, key: delivery.routingKey)
@@ -35,6 +35,8 @@ extension CoordinatorService {
                             return Outcome()
                         }
                     }
+                    if !outcomes.isEmpty { outcomes[0].networks += try tx.takeNetworkChanges() }
+                    return outcomes
                 }
             } catch is CancellationError {
                 return  // shutting down: the batch comes back to the next coordinator unacked
@@ -135,6 +137,8 @@ extension CoordinatorService {
         let up = SiteEvent(kind: .hostUp, host: host, message: "host \(host) registered (\(registration.domainType))")
         try tx.appendEvent(up, at: now)
         var outcome = Outcome(events: [up])
+        // Its agent may have restarted and forgotten its peers.
+        if registration.underlay != nil { outcome.networks.append(try tx.hostNetworks(host)) }
         let reported = Dictionary(registration.vees.map { ($0.vee, $0) }, uniquingKeysWith: { $1 })
         for observation in registration.vees {
             let observed = try observe(observation, from: host, tx, now)

@@ -11,6 +11,8 @@ struct Outcome {
     var requestId: String?
     var commands: [VEEView] = []
     var events: [SiteEvent] = []
+    /// New peer lists for hosts whose networks' membership changed; sent before the commands.
+    var networks: [HostNetworks] = []
     /// Keep the reply against re-delivery even though no VEE command went out (a changed EC2 resource).
     var recordReply = false
     /// A GetConsoleOutput for a host's agent to answer instead of `reply`, with the EC2 request id.
@@ -60,8 +62,9 @@ extension CoordinatorService {
         let outcomes: [Outcome]
         do {
             let handle: @Sendable (InventoryTransaction) throws -> [Outcome] = { tx in
-                let outcomes = zip(batch, messages).map { self.handleRequest($0, $1, tx, now) }
+                var outcomes = zip(batch, messages).map { self.handleRequest($0, $1, tx, now) }
                 if outcomes.contains(where: \.failpoint) { throw FailpointError() }
+                if !readOnly, !outcomes.isEmpty { outcomes[0].networks += try tx.takeNetworkChanges() }
                 return outcomes
             }
             outcomes = try await readOnly ? inventory.read(handle) : inventory.write(handle)
@@ -133,6 +136,7 @@ extension CoordinatorService {
 
     /// Sends an outcome's commands and site events, in order.
     func send(_ outcome: Outcome) {
+        outcome.networks.forEach(tellPeers)
         outcome.commands.forEach(command)
         outcome.events.forEach(announce)
     }

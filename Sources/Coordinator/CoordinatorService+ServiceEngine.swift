@@ -53,6 +53,7 @@ extension CoordinatorService {
             try deployStep(record.name, manifest, tx, now, &outcome)
         }
         try self.record(outcome, tx, now)
+        outcome.networks += try tx.takeNetworkChanges()
         return outcome
     }
 

@@ -54,10 +54,15 @@ extension CoordinatorService {
             var spec = component.spec(named: name)
             spec.cpus = cpus(component)
             return Admission(spec: spec, slaClass: manifest.slaClass(of: component.name),
-                             service: manifest.name, component: component.name)
+                             service: manifest.name, component: component.name,
+                             networks: component.networks.map { network in
+                                 NetworkRequest(scope: manifest.name, name: network,
+                                                subnet: manifest.network(network).subnet,
+                                                bytesPerSecond: manifest.speed(of: network))
+                             })
         }
         var evicted: [Resident] = []
-        let views = try tx.admit(admissions, at: now) { hosts, vees in
+        let views = try tx.admit(admissions, at: now, networkPool: configuration.networkPool) { hosts, vees in
             let items = admissions.map { admission in
                 PlacementItem(name: admission.spec.name, resources: admission.spec.resources,
                               image: admission.spec.image, slaClass: placement.slaClass(admission.slaClass),
@@ -122,7 +127,8 @@ extension CoordinatorService {
                                              minReplicas: component.replicas.min, maxReplicas: component.replicas.max,
                                              replicas: vees.filter { $0.component == component.name },
                                              shortfall: record.components[component.name]?.shortfall)
-                           })
+                           },
+                           networks: try tx.networks(scope: name))
     }
 
     func parsed(_ record: ServiceRecord) throws -> ServiceManifest {

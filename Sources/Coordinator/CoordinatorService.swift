@@ -75,11 +75,20 @@ public final class CoordinatorService: Service {
     /// inventory already holds the truth, and a coordinator restart sends it again.
     func command(_ vee: VEEView) {
         let body = ConvergeVEE(vee: vee.id, spec: vee.spec, desired: vee.desired, generation: vee.generation,
-                               shutdownTimeout: configuration.shutdownTimeout.seconds, reboots: vee.reboots)
+                               shutdownTimeout: configuration.shutdownTimeout.seconds, reboots: vee.reboots,
+                               interfaces: vee.interfaces)
         connection.post(Envelope(body: body, sender: sender), exchange: Topology.commandsExchange,
                         routingKey: vee.host, mandatory: true) { [logger] error in
             logger.error("command not delivered", metadata: ["vee": "\(vee.id)", "host": "\(vee.host)",
                                                              "error": "\(error)"])
+        }
+    }
+
+    /// Tells a host the VXLAN peers of its networks. Level-triggered like `command`: the newest generation wins.
+    func tellPeers(_ networks: HostNetworks) {
+        connection.post(Envelope(body: networks, sender: sender), exchange: Topology.commandsExchange,
+                        routingKey: networks.host, mandatory: true) { [logger] error in
+            logger.error("network peers not delivered", metadata: ["host": "\(networks.host)", "error": "\(error)"])
         }
     }
 

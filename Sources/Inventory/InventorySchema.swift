@@ -165,6 +165,51 @@ enum InventorySchema {
         migrator.registerMigration("v8: why a component has fewer replicas than desired") { db in
             try db.execute(sql: "ALTER TABLE components ADD COLUMN shortfall TEXT")
         }
+        migrator.registerMigration("v9: networks, interfaces, hosts' underlay addresses") { db in
+            // A VEE's interfaces are also kept as JSON on its row (what its commands carry); the interfaces table
+            // holds what must be unique in the site: MACs, and addresses within a network. Rows go when the host
+            // reports the VEE destroyed, not before, so no address is reused while its old holder may still run.
+            try db.execute(sql: """
+                ALTER TABLE hosts ADD COLUMN underlay TEXT;
+                ALTER TABLE hosts ADD COLUMN network_generation INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE vees ADD COLUMN interfaces TEXT;
+                CREATE TABLE networks (
+                    vni INTEGER PRIMARY KEY,
+                    scope TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    subnet TEXT NOT NULL,
+                    bytes_per_second REAL,
+                    created_at DATETIME NOT NULL,
+                    UNIQUE (scope, name)
+                );
+                CREATE TABLE interfaces (
+                    vee TEXT NOT NULL,
+                    vni INTEGER NOT NULL REFERENCES networks(vni),
+                    mac TEXT NOT NULL UNIQUE,
+                    address TEXT NOT NULL,
+                    PRIMARY KEY (vee, vni),
+                    UNIQUE (vni, address)
+                );
+                CREATE INDEX interfaces_vni ON interfaces(vni);
+                -- Networks whose members (or their hosts) changed in the writing transaction: the coordinator
+                -- tells those networks' hosts their new peers once it commits (as footprint_changes, by trigger).
+                CREATE TABLE network_changes (vni INTEGER PRIMARY KEY) WITHOUT ROWID;
+                CREATE TRIGGER network_member_insert AFTER INSERT ON interfaces BEGIN
+                    INSERT OR IGNORE INTO network_changes (vni) VALUES (NEW.vni);
+                END;
+                CREATE TRIGGER network_member_delete AFTER DELETE ON interfaces BEGIN
+                    INSERT OR IGNORE INTO network_changes (vni) VALUES (OLD.vni);
+                END;
+                CREATE TRIGGER network_member_move AFTER UPDATE OF host ON vees WHEN OLD.host IS NOT NEW.host BEGIN
+                    INSERT OR IGNORE INTO network_changes (vni) SELECT vni FROM interfaces WHERE vee = NEW.id;
+                END;
+                CREATE TRIGGER network_underlay AFTER UPDATE OF underlay ON hosts
+                WHEN OLD.underlay IS NOT NEW.underlay BEGIN
+                    INSERT OR IGNORE INTO network_changes (vni)
+                        SELECT i.vni FROM interfaces i JOIN vees v ON v.id = i.vee WHERE v.host = NEW.id;
+                END;
+                """)
+        }
         return migrator
     }
 }
@@ -178,10 +223,13 @@ enum InventoryCoding {
     private static let specs = DecodedColumn<VEESpec>(limit: 100_000)
     /// A host's image list, read for every host at every placement.
     private static let hostImages = DecodedColumn<[String]>(limit: 10_000)
+    private static let veeInterfaces = DecodedColumn<[VEEInterface]>(limit: 100_000)
 
     static func spec(_ text: String) throws -> VEESpec { try specs.value(text) }
 
     static func images(_ text: String) -> [String] { (try? hostImages.value(text)) ?? [] }
+
+    static func interfaces(_ text: String?) -> [VEEInterface]? { text.flatMap { try? veeInterfaces.value($0) } }
 }
 
 /// Values of one JSON column by their text. A text always decodes to the same value, so nothing here goes stale;

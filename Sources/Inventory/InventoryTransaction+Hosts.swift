@@ -11,15 +11,16 @@ extension InventoryTransaction {
         let images = String(decoding: try InventoryCoding.encoder.encode(registration.images.sorted()), as: UTF8.self)
         try execute(sql: """
             INSERT INTO hosts (id, hypervisor, domain_type, cpus, memory_mib, disk_gib, images, state,
-                               last_heartbeat, registered_at, host_group)
-            VALUES (?, ?, ?, ?, ?, ?, ?, 'UP', ?, ?, ?)
+                               last_heartbeat, registered_at, host_group, underlay)
+            VALUES (?, ?, ?, ?, ?, ?, ?, 'UP', ?, ?, ?, ?)
             ON CONFLICT (id) DO UPDATE SET hypervisor = excluded.hypervisor, domain_type = excluded.domain_type,
                 cpus = excluded.cpus, memory_mib = excluded.memory_mib, disk_gib = excluded.disk_gib,
                 images = excluded.images, state = 'UP', last_heartbeat = excluded.last_heartbeat,
-                host_group = excluded.host_group
+                host_group = excluded.host_group, underlay = excluded.underlay
             """, arguments: [registration.host, registration.hypervisor, registration.domainType,
                              registration.capacity.cpus, registration.capacity.memoryMiB,
-                             registration.capacity.diskGiB, images, date, date, registration.group ?? "default"])
+                             registration.capacity.diskGiB, images, date, date, registration.group ?? "default",
+                             registration.underlay])
         return previous != HostState.up.rawValue
     }
 

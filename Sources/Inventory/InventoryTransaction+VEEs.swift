@@ -17,6 +17,7 @@ struct VEERow: FetchableRecord {
     var service: String?
     var component: String?
     var reboots: Int
+    var interfaces: [VEEInterface]?
 
     init(row: Row) throws {
         id = row["id"]
@@ -32,12 +33,13 @@ struct VEERow: FetchableRecord {
         service = row["service"]
         component = row["component"]
         reboots = row["reboots"]
+        interfaces = InventoryCoding.interfaces(row["interfaces"])
     }
 
     var view: VEEView {
         VEEView(id: id, spec: spec, host: host, desired: desired, observed: observed, lastError: lastError,
                 generation: generation, updatedAt: updatedAt, slaClass: slaClass, service: service,
-                component: component, reboots: reboots == 0 ? nil : reboots)
+                component: component, reboots: reboots == 0 ? nil : reboots, interfaces: interfaces)
     }
 }
 
@@ -47,9 +49,13 @@ public struct Admission: Sendable {
     public var slaClass: String
     public var service: String?
     public var component: String?
+    /// One per network of the spec, in its order; none when empty.
+    public var networks: [NetworkRequest]
 
-    public init(spec: VEESpec, slaClass: String, service: String? = nil, component: String? = nil) {
+    public init(spec: VEESpec, slaClass: String, service: String? = nil, component: String? = nil,
+                networks: [NetworkRequest]? = nil) {
         self.spec = spec
+        self.networks = networks ?? spec.networks.map { NetworkRequest(scope: service ?? "", name: $0) }
         self.slaClass = slaClass
         self.service = service
         self.component = component
@@ -60,7 +66,7 @@ extension InventoryTransaction {
     /// Places new VEEs: checks names against the live ones and `decide`s hosts on the same snapshot, so two
     /// requests can never both take the last room on a host. Throws (having written nothing) when a name is taken
     /// or `decide` throws.
-    public func admit(_ admissions: [Admission], at date: Date,
+    public func admit(_ admissions: [Admission], at date: Date, networkPool: NetworkPool = .default,
                       decide: ([HostView], SiteFootprint) throws -> [String]) throws -> [VEEView] {
         let specs = admissions.map(\.spec)
         var names = Set<String>()
@@ -78,17 +84,21 @@ extension InventoryTransaction {
         var views: [VEEView] = []
         for (admission, host) in zip(admissions, hosts) {
             let spec = admission.spec
-            let view = VEEView(id: RandomID.uuid(), spec: spec, host: host, desired: .defined,
+            var view = VEEView(id: RandomID.uuid(), spec: spec, host: host, desired: .defined,
                                observed: .pending, updatedAt: date, slaClass: admission.slaClass,
                                service: admission.service, component: admission.component)
+            let interfaces = try attachInterfaces(vee: view.id, networks: admission.networks, pool: networkPool)
+            view.interfaces = interfaces.isEmpty ? nil : interfaces
             try execute(sql: """
                 INSERT INTO vees (id, name, spec, host, desired, observed, generation, created_at, updated_at,
-                                  sla_class, service, component)
-                VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)
+                                  sla_class, service, component, interfaces)
+                VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)
                 """, arguments: [view.id, spec.name,
                                  String(decoding: try InventoryCoding.encoder.encode(spec), as: UTF8.self),
                                  host, view.desired.rawValue, view.observed.rawValue, date, date, admission.slaClass,
-                                 admission.service, admission.component])
+                                 admission.service, admission.component,
+                                 try view.interfaces.map { String(decoding: try InventoryCoding.encoder.encode($0),
+                                                                  as: UTF8.self) }])
             try appendEvent(SiteEvent(kind: .veePlaced, host: host, vee: view.id, state: .defined,
                                       message: "\(spec.name) placed on \(host)"), at: date)
             views.append(view)
@@ -152,6 +162,8 @@ extension InventoryTransaction {
         guard row.observed != observation.state || row.lastError != observation.error else { return nil }
         try execute(sql: "UPDATE vees SET observed = ?, last_error = ?, updated_at = ? WHERE id = ?",
                        arguments: [observation.state.rawValue, observation.error, date, row.id])
+        // Gone from its host: its addresses may be handed out again.
+        if observation.state == .destroyed, row.interfaces != nil { try releaseInterfaces(vee: row.id) }
         let kind: SiteEvent.Kind = observation.state == .failed ? .veeFailed : .veeStateChanged
         try appendEvent(SiteEvent(kind: kind, host: host, vee: row.id, state: observation.state,
                                   message: "\(row.name) is \(observation.state.rawValue)"

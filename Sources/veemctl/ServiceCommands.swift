@@ -66,6 +66,7 @@ struct ServiceCommand: AsyncParsableCommand {
                     if let shortfall = component.shortfall { print("short: \(shortfall)") }
                     print(Table.vees(component.replicas))
                 }
+                if let networks = service.networks, !networks.isEmpty { print("\n" + Table.networks(networks)) }
             }
         }
     }

@@ -15,11 +15,24 @@ enum Table {
     }
 
     static func vees(_ vees: [VEEView]) -> String {
-        render(["NAME", "ID", "HOST", "CPUS", "MEMORY", "DISK", "IMAGE", "DESIRED", "OBSERVED", "ERROR"],
+        render(["NAME", "ID", "HOST", "CPUS", "MEMORY", "DISK", "IMAGE", "DESIRED", "OBSERVED", "NETWORKS", "ERROR"],
                vees.map { v in
                    [v.spec.name, v.id, v.host, "\(v.spec.cpus)", "\(v.spec.memoryMiB) MiB", "\(v.spec.diskGiB) GiB",
-                    v.spec.image, v.desired.rawValue, v.observed.rawValue, v.lastError ?? ""]
+                    v.spec.image, v.desired.rawValue, v.observed.rawValue, interfaces(v), v.lastError ?? ""]
                })
+    }
+
+    /// `RED=10.10.0.10/52:54:00:12:34:56` per interface; `-` for none (a cell is never empty).
+    static func interfaces(_ vee: VEEView) -> String {
+        guard let interfaces = vee.interfaces, !interfaces.isEmpty else { return "-" }
+        return interfaces.map { "\($0.network)=\($0.address)/\($0.mac)" }.joined(separator: ",")
+    }
+
+    static func networks(_ networks: [NetworkView]) -> String {
+        render(["NETWORK", "VNI", "SUBNET", "SPEED", "MEMBERS", "HOSTS"], networks.map { n in
+            [n.name, "\(n.vni)", n.subnet, n.bytesPerSecond.map { String(format: "%.0f B/s", $0) } ?? "-",
+             "\(n.members)", n.hosts.isEmpty ? "-" : n.hosts.joined(separator: ",")]
+        })
     }
 
     static func services(_ services: [ServiceView]) -> String {

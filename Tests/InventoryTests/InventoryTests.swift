@@ -37,7 +37,8 @@ import VMI
                                                          "v5: EC2 accounts, access keys, cloud resources, tags",
                                                          "v6: VEEs by name; changes to VEE footprints, for the placement cache",
                                                          "v7: reboots asked for each VEE",
-                                                         "v8: why a component has fewer replicas than desired"])
+                                                         "v8: why a component has fewer replicas than desired",
+                                                         "v9: networks, interfaces, hosts' underlay addresses"])
         #expect(try await again.read { try $0.hosts() }.map(\.id) == ["h1", "h2"])
     }
 
