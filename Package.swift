@@ -87,6 +87,7 @@ let package = Package(
         .executableTarget(name: "veem-bench", dependencies: [
             "VeemTestSupport", "Agent", "Coordinator", "VeemClient", "Hypervisor", "Messaging", "VMI", "Placement",
             "Manifest", "EC2", "Cloud", "EC2Gateway", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
 
         .testTarget(name: "VMITests", dependencies: ["VMI"], resources: [.copy("Fixtures")]),
@@ -99,6 +100,7 @@ let package = Package(
         .testTarget(name: "DaemonTests", dependencies: ["Daemon"]),
         .testTarget(name: "MessagingTests", dependencies: ["Messaging", "VeemTestSupport"]),
         .testTarget(name: "HypervisorTests", dependencies: ["Hypervisor", "VMI"]),
+        .testTarget(name: "AgentTests", dependencies: ["Agent", "VMI"]),
         .testTarget(name: "IntegrationTests", dependencies: [
             "VeemTestSupport", "EC2Gateway", "Cloud", "EC2", "Agent", "Coordinator", "VeemClient", "Hypervisor", "Messaging", "Inventory", "VMI",
         ]),

@@ -6,7 +6,7 @@ set -euo pipefail
 [[ $(id -u) == 0 ]] || { echo "run as root" >&2; exit 1; }
 
 packages=(rabbitmq-server librabbitmq-dev libvirt-dev libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
-          qemu-system-x86 qemu-utils libsqlite3-dev iproute2 iputils-ping dnsmasq-base bridge-utils amqp-tools cpio gzip
+          qemu-system-x86 qemu-utils libsqlite3-dev iproute2 iputils-ping nftables curl dnsmasq-base bridge-utils amqp-tools cpio gzip
           python3-pip openssh-client wrk systemd)
 missing=()
 for package in "${packages[@]}"; do

@@ -1,6 +1,7 @@
 import Daemon
 import Foundation
 import Messaging
+import VMI
 
 /// How an agent runs on its host.
 public struct AgentConfiguration: Sendable {
@@ -18,6 +19,13 @@ public struct AgentConfiguration: Sendable {
     public var bootTimeout: Duration
     /// This host's group, for `Deploy(C) = {…}` directives.
     public var group: String
+    /// This host's address on the underlay, where other hosts' VXLAN segments reach it (`VEEM_UNDERLAY_ADDRESS`).
+    /// Unset: the host wires no networks (VEEs get no interfaces here).
+    public var underlayAddress: String?
+    /// Where each network's DHCP server keeps its files (`VEEM_NETWORK_DIR`).
+    public var networkDirectory = "/run/veem/networks"
+    /// The MTU of networks' devices and VEE interfaces (`VEEM_NETWORK_MTU`): the underlay's less 50 for VXLAN.
+    public var networkMTU = 1450
 
     public var diskDirectory: String { "\(stateDirectory)/disks" }
     public var consoleDirectory: String { "\(stateDirectory)/consoles" }
@@ -38,7 +46,8 @@ public struct AgentConfiguration: Sendable {
     }
 
     /// Reads `VEEM_HOST`, `VEEM_LIBVIRT_URI`, `VEEM_DOMAIN_TYPE`, `VEEM_IMAGE_DIR`, `VEEM_STATE_DIR`,
-    /// `VEEM_HEARTBEAT_SECONDS`, `VEEM_METRICS_SECONDS`, `VEEM_BOOT_TIMEOUT_SECONDS`, `VEEM_HOST_GROUP`.
+    /// `VEEM_HEARTBEAT_SECONDS`, `VEEM_METRICS_SECONDS`, `VEEM_BOOT_TIMEOUT_SECONDS`, `VEEM_HOST_GROUP`,
+    /// `VEEM_UNDERLAY_ADDRESS`, `VEEM_NETWORK_DIR`, `VEEM_NETWORK_MTU`.
     public init(settings: Settings) throws {
         let host = settings.string("VEEM_HOST", default: ProcessInfo.processInfo.hostName)
             .split(separator: ".").first.map(String.init) ?? "host"
@@ -55,5 +64,17 @@ public struct AgentConfiguration: Sendable {
                   metricsInterval: try settings.seconds("VEEM_METRICS_SECONDS", default: 10),
                   bootTimeout: try settings.seconds("VEEM_BOOT_TIMEOUT_SECONDS", default: 120),
                   group: settings.string("VEEM_HOST_GROUP", default: "default"))
+        if let underlay = settings["VEEM_UNDERLAY_ADDRESS"], !underlay.isEmpty {
+            guard IPv4Address(underlay) != nil else {
+                throw SettingsError(message: "VEEM_UNDERLAY_ADDRESS must be an IPv4 address of this host, got '\(underlay)'")
+            }
+            underlayAddress = underlay
+        }
+        networkDirectory = settings.string("VEEM_NETWORK_DIR", default: networkDirectory)
+        let mtu = settings.string("VEEM_NETWORK_MTU", default: String(networkMTU))
+        guard let value = Int(mtu), (576...9000).contains(value) else {
+            throw SettingsError(message: "VEEM_NETWORK_MTU must be from 576 to 9000, got '\(mtu)'")
+        }
+        networkMTU = value
     }
 }

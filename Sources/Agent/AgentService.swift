@@ -18,6 +18,7 @@ public final class AgentService: Service {
     let onProgress: @Sendable () -> Void
     let lanes = VEELanes()
     let state = AgentState()
+    let networking: HostNetworking
 
     /// `onReady` is called once the host is registered (the systemd READY point), with a status line; `onProgress`
     /// after every heartbeat the agent manages to send (the watchdog's evidence that it works).
@@ -30,6 +31,9 @@ public final class AgentService: Service {
         self.connection = connection
         self.logger = logger
         self.onReady = onReady
+        networking = HostNetworking(underlay: configuration.underlayAddress,
+                                    directory: configuration.networkDirectory, mtu: configuration.networkMTU,
+                                    logger: logger)
     }
 
     var host: String { configuration.host }
@@ -48,7 +52,7 @@ public final class AgentService: Service {
         ).choose(configured: configuration.domainType, facts: facts)
         let converger = Converger(
             host: host, domainType: domainType, driver: driver, images: images, console: console,
-            bootTimeout: configuration.bootTimeout, progress: { [self] in await report($0) },
+            bootTimeout: configuration.bootTimeout, networking: networking, progress: { [self] in await report($0) },
             unreachable: { [logger] error in
                 logger.warning("libvirtd unreachable, the command waits for it", metadata: ["error": "\(error)"])
             })
@@ -68,6 +72,7 @@ public final class AgentService: Service {
                 group.addTask { await self.heartbeats() }
                 group.addTask { await self.publishMetrics() }
                 group.addTask { await self.watchEvents() }
+                group.addTask { await self.keepNetworks() }
                 group.addTask { await self.consumeCommands(converger, registration: registerAgain) }
             }
         }
@@ -77,6 +82,18 @@ public final class AgentService: Service {
     func reconcile(_ converger: Converger) async throws -> [VEEObservation] {
         let owned = try await driver.ownedDomains(host: host)
         var observations: [VEEObservation] = []
+        if networking.enabled {
+            // The host's networks as its VEEs need them, rebuilt before any of them is converged; anything veem
+            // made for a network none of them is on any more goes.
+            for domain in owned { await networking.adopt(domain.vee, domain.record.interfaces) }
+            do {
+                try await networking.settle()
+            } catch {
+                logger.error("host networks not rebuilt; they are tried again", metadata: ["error": "\(error)"])
+            }
+        } else {
+            logger.notice("host networking off: VEEs' networks are not wired here (set VEEM_UNDERLAY_ADDRESS)")
+        }
         for domain in owned {
             let current = domain.status.veeState
             await state.adopt(domain.vee, state: current)
@@ -85,7 +102,8 @@ public final class AgentService: Service {
                 continue
             }
             let command = ConvergeVEE(vee: domain.vee, spec: domain.record.spec, desired: domain.record.desired,
-                                      generation: domain.record.generation, reboots: domain.record.reboots)
+                                      generation: domain.record.generation, reboots: domain.record.reboots,
+                                      interfaces: domain.record.interfaces)
             let result = await converger.converge(command)
             _ = await state.noteReport(result)
             observations.append(result)
@@ -101,7 +119,8 @@ public final class AgentService: Service {
             host: host, hypervisor: "\(facts.driver) \(facts.version)", domainType: domainType,
             capacity: Resources(cpus: facts.cpus, memoryMiB: facts.memoryMiB,
                                 diskGiB: Int((disk?.int64Value ?? 0) >> 30)),
-            images: images.keys.sorted(), vees: observations, group: configuration.group)
+            images: images.keys.sorted(), vees: observations, group: configuration.group,
+            underlay: configuration.underlayAddress)
         try await connection.send(Envelope(body: registration, sender: sender), exchange: Topology.eventsExchange,
                                   routingKey: Topology.hostReportKey(host, "registration"))
     }
@@ -125,6 +144,17 @@ public final class AgentService: Service {
                 if let read = message.body as? ConsoleOutputRequest {
                     await answer(read, sentAt: message.header.sentAt)
                     connection.ack(delivery)
+                    continue
+                }
+                if let networks = message.body as? HostNetworks {
+                    await lanes.submit("networks") { [self] in
+                        do {
+                            try await networking.setPeers(networks)
+                        } catch {
+                            logger.error("network peers not applied", metadata: ["error": "\(error)"])
+                        }
+                        connection.ack(delivery)
+                    }
                     continue
                 }
                 if message.body is RegistrationRequest {
@@ -200,6 +230,15 @@ public final class AgentService: Service {
                 return
             }
             await report(VEEObservation(vee: vee, state: status.veeState, spontaneous: true))
+        }
+    }
+
+    /// Looks at the host's networks again now and then: what someone removed or changed by hand comes back.
+    func keepNetworks() async {
+        guard networking.enabled else { return }
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(30))
+            try? await networking.settle()
         }
     }
 

@@ -12,6 +12,8 @@ struct Converger: Sendable {
     let images: [String: GuestImage]
     let console: ConsoleWatcher
     let bootTimeout: Duration
+    /// The host's networks: a VEE's are wired before its domain starts, and unwired once it is destroyed.
+    let networking: HostNetworking
     /// Reports an intermediate state (BOOTING, SHUTTING_DOWN) while the work goes on.
     let progress: @Sendable (VEEObservation) async -> Void
     /// Told each time a command waits for libvirtd.
@@ -40,7 +42,8 @@ struct Converger: Sendable {
         let vee = command.vee
         if command.desired == .destroyed { return try await destroy(vee) }
         let record = DomainRecord(vee: vee, host: host, spec: command.spec, desired: command.desired,
-                                  generation: command.generation, reboots: command.reboots ?? 0)
+                                  generation: command.generation, reboots: command.reboots ?? 0,
+                                  interfaces: command.interfaces ?? [])
         var status: DomainStatus
         var definedNow = false
         // A reboot asked for since the domain last recorded one. Recorded before it is carried out, so a crash in
@@ -89,7 +92,8 @@ struct Converger: Sendable {
         let disk = record.spec.diskGiB > 0
             ? try await driver.ensureDisk(record.vee, sizeGiB: record.spec.diskGiB, backing: image.disk) : nil
         let xml = DomainXML.domain(record: record, domainType: domainType, image: image, diskPath: disk,
-                                   consolePath: console.path(for: record.vee))
+                                   consolePath: console.path(for: record.vee),
+                                   interfaces: networking.domainInterfaces(record.interfaces))
         try await driver.define(xml: xml)
     }
 
@@ -110,7 +114,7 @@ struct Converger: Sendable {
             return .active
         case .shutoff(managedSave: true):
             // Restoring a managed save resumes the guest where it was: no boot to wait for.
-            try await start(vee)
+            try await start(record)
             return .active
         case .shutoff(managedSave: false), .crashed, .shuttingDown:
             if status != .shutoff(managedSave: false) { try? await driver.powerOff(vee) }
@@ -118,11 +122,11 @@ struct Converger: Sendable {
             if !definedNow { try await define(record) }
             // Without a marker to wait for, the hypervisor writes the console log itself; nothing reads it here.
             guard let marker = images[spec.image]?.bootMarker else {
-                try await start(vee)
+                try await start(record)
                 return .active
             }
             console.reset(vee)
-            try await start(vee)
+            try await start(record)
             try await awaitBoot(vee, marker: marker)
             return .active
         }
@@ -155,7 +159,9 @@ struct Converger: Sendable {
 
     /// Starts the domain. One found running when the start failed was started in between by another converge of
     /// the same command (an agent being replaced still finishing its last one): that is the state wanted.
-    private func start(_ vee: String) async throws {
+    private func start(_ record: DomainRecord) async throws {
+        let vee = record.vee
+        try await networking.attach(vee, record.interfaces)
         do {
             try await driver.start(vee)
         } catch {
@@ -211,6 +217,8 @@ struct Converger: Sendable {
         }
         try await driver.deleteDisk(vee)
         console.remove(vee)
+        // The domain is gone whatever happens to its network: a pass that fails here is tried again later.
+        try? await networking.detach(vee)
         return .destroyed
     }
 }

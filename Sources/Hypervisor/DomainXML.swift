@@ -10,9 +10,30 @@ public enum DomainXML {
     /// The libvirt domain name for a VEE id.
     public static func domainName(_ vee: String) -> String { "veem-\(vee)" }
 
-    /// The domain XML for `record` on a host of `domainType`, booting `image`.
+    /// A NIC on a host bridge: the tap libvirt makes for it is named `tap`, so the host can tell whose it is (and
+    /// limits its rate there: libvirt's `<bandwidth>` needs qdiscs and actions not every kernel has).
+    public struct Interface: Sendable, Equatable {
+        public var bridge: String
+        public var mac: String
+        public var tap: String
+        public var mtu: Int
+
+        public init(bridge: String, mac: String, tap: String, mtu: Int) {
+            self.bridge = bridge
+            self.mac = mac
+            self.tap = tap
+            self.mtu = mtu
+        }
+
+        var xml: String {
+            "<interface type='bridge'><mac address='\(escape(mac))'/><source bridge='\(escape(bridge))'/>"
+                + "<target dev='\(escape(tap))'/><model type='virtio'/><mtu size='\(mtu)'/></interface>"
+        }
+    }
+
+    /// The domain XML for `record` on a host of `domainType`, booting `image`, with `interfaces` on host bridges.
     public static func domain(record: DomainRecord, domainType: String, image: GuestImage, diskPath: String?,
-                              consolePath: String) -> String {
+                              consolePath: String, interfaces: [Interface] = []) -> String {
         let spec = record.spec
         var os = "<type arch='x86_64'>hvm</type>"
         if let kernel = image.kernel { os += "<kernel>\(escape(kernel))</kernel>" }
@@ -23,6 +44,7 @@ public enum DomainXML {
             devices += "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
                 + "<source file='\(escape(diskPath))'/><target dev='vda' bus='virtio'/></disk>"
         }
+        devices += interfaces.map(\.xml).joined()
         devices += "<serial type='file'><source path='\(escape(consolePath))' append='on'/><target port='0'/></serial>"
         devices += "<console type='file'><source path='\(escape(consolePath))' append='on'/><target type='serial' port='0'/></console>"
         return """
@@ -45,10 +67,12 @@ public enum DomainXML {
     /// `prefixed` for domain XML; `virDomainSetMetadata` takes it bare, with the namespace passed beside it.
     public static func metadata(_ record: DomainRecord, prefixed: Bool = true) -> String {
         let spec = (try? coder.encode(record.spec))?.base64EncodedString() ?? ""
+        let interfaces = record.interfaces.isEmpty ? ""
+            : " interfaces='\((try? coder.encode(record.interfaces))?.base64EncodedString() ?? "")'"
         let name = prefixed ? "veem:vee xmlns:veem='\(namespace)'" : "vee"
         return "<\(name) id='\(escape(record.vee))' host='\(escape(record.host))'"
             + " desired='\(record.desired.rawValue)' generation='\(record.generation)' reboots='\(record.reboots)'"
-            + " spec='\(spec)'/>"
+            + " spec='\(spec)'" + interfaces + "/>"
     }
 
     private static let coder = JSONEncoder()
@@ -64,8 +88,10 @@ public enum DomainXML {
               let spec = try? decoder.decode(VEESpec.self, from: data)
         else { return nil }
         // Domains defined before reboots were recorded have none.
+        let interfaces = attributes["interfaces"].flatMap { Data(base64Encoded: $0) }
+            .flatMap { try? decoder.decode([VEEInterface].self, from: $0) } ?? []
         return DomainRecord(vee: vee, host: host, spec: spec, desired: desired, generation: generation,
-                            reboots: attributes["reboots"].flatMap(Int.init) ?? 0)
+                            reboots: attributes["reboots"].flatMap(Int.init) ?? 0, interfaces: interfaces)
     }
 
     /// Escapes text for XML element content and both kinds of quoted attribute.

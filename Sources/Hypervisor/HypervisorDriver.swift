@@ -28,9 +28,13 @@ public struct DomainRecord: Sendable, Equatable {
     public var generation: Int
     /// The reboots carried out (or under way) on the domain, of those asked for.
     public var reboots: Int
+    /// Its interfaces as the coordinator allocated them: after a restart the host's networks are rebuilt from these.
+    public var interfaces: [VEEInterface]
 
-    public init(vee: String, host: String, spec: VEESpec, desired: VEEState, generation: Int, reboots: Int = 0) {
+    public init(vee: String, host: String, spec: VEESpec, desired: VEEState, generation: Int, reboots: Int = 0,
+                interfaces: [VEEInterface] = []) {
         self.reboots = reboots
+        self.interfaces = interfaces
         self.vee = vee
         self.host = host
         self.spec = spec

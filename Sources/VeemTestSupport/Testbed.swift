@@ -63,6 +63,10 @@ public final class Testbed: Sendable {
 
     /// Runs a command in `node` (a host, or `ctl`).
     public func exec(_ node: String, _ arguments: String...) async throws -> ExternalCommand.Result {
+        try await exec(node, arguments)
+    }
+
+    public func exec(_ node: String, _ arguments: [String]) async throws -> ExternalCommand.Result {
         try await ExternalCommand.run(Self.script, ["exec", directory, node] + arguments)
     }
 

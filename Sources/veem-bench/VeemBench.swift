@@ -9,7 +9,7 @@ import VMI
 struct VeemBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "veem-bench", abstract: "veem's benchmarks; figures go to docs/benchmarks.md.",
-        subcommands: [RoundTrip.self, PlacementBench.self, ElasticityBench.self, EC2Bench.self], defaultSubcommand: RoundTrip.self)
+        subcommands: [RoundTrip.self, PlacementBench.self, ElasticityBench.self, EC2Bench.self, NetworkBench.self], defaultSubcommand: RoundTrip.self)
 }
 
 struct RoundTrip: AsyncParsableCommand {

@@ -2,49 +2,17 @@ import Foundation
 import Testing
 import VeemTestSupport
 
-/// A site across hosts of the testbed, as it runs on real compute nodes: the broker and the coordinator in the
-/// control node, a `veem-agent` in each host with that host's own libvirtd, everything over the management network.
-/// VEEs spread over the hosts boot as TCG guests, each on the libvirtd of the host it was placed on.
+/// A site across hosts of the testbed (`TestbedSite`). VEEs spread over the hosts boot as TCG guests, each on the
+/// libvirtd of the host it was placed on.
 @Suite(.serialized) struct MultiHostTests {
-    static let imageDirectory = ProcessInfo.processInfo.environment["VEEM_IMAGE_DIR"] ?? "/var/lib/veem/images"
-
     @Test func aSiteSpansTheTestbedsHostsOverTheManagementNetwork() async throws {
-        try await Testbed.with(hosts: 2) { testbed in
-            let node = try await PrivateBroker.start(launcher: testbed.launcher("ctl"), address: Testbed.controlAddress)
-            do {
-                try await ShippedSite.with(label: "testbed", on: node) { site in
-                    try await run(site, testbed: testbed, port: node.port)
-                }
-                await node.shutdown()
-            } catch {
-                await node.shutdown()
-                throw error
-            }
+        try await TestbedSite.with(hosts: 2, label: "testbed") { site, testbed, port in
+            try await TestbedSite.start(site, testbed: testbed, port: port)
+            try await run(site, testbed: testbed)
         }
     }
 
-    func run(_ site: ShippedSite, testbed: Testbed, port: Int) async throws {
-        let url = "amqp://guest:guest@\(Testbed.controlAddress):\(port)/\(site.broker.vhost)"
-        try await site.start("veem-coordinator", name: "coordinator", settings: [
-            "VEEM_SITE": "site1", "VEEM_DATABASE": site.directory + "/coordinator.sqlite", "VEEM_AMQP_URL": url,
-            "VEEM_HEARTBEAT_SECONDS": "1", "VEEM_PLACEMENT_WEIGHER": "spread",
-        ], launcher: testbed.launcher("ctl"))
-        for host in testbed.hosts {
-            // qemu:///system inside the host's mount namespace is that host's own libvirtd.
-            try await site.start("veem-agent", name: host, settings: [
-                "VEEM_HOST": host, "VEEM_LIBVIRT_URI": "qemu:///system", "VEEM_DOMAIN_TYPE": "qemu",
-                "VEEM_IMAGE_DIR": Self.imageDirectory, "VEEM_STATE_DIR": "\(site.directory)/\(host)",
-                "VEEM_AMQP_URL": url, "VEEM_HEARTBEAT_SECONDS": "1", "VEEM_BOOT_TIMEOUT_SECONDS": "120",
-            ], launcher: testbed.launcher(host))
-        }
-        site.veemctlURL = url
-        site.veemctlLauncher = testbed.launcher("ctl")
-        let up = try await eventually(timeout: .seconds(30)) {
-            let rows = VeemctlTable.rows(try await site.veemctl("hosts"))
-            return testbed.hosts.allSatisfy { host in rows.contains { $0[0] == host && $0[2] == "UP" } }
-        }
-        try #require(up, "every host registered over the management network")
-
+    func run(_ site: ShippedSite, testbed: Testbed) async throws {
         let file = site.directory + "/two.json"
         try #"{"vees": [{"name": "a1", "cpus": 1, "memoryMiB": 128, "diskGiB": 0, "image": "tiny"}, {"name": "a2", "cpus": 1, "memoryMiB": 128, "diskGiB": 0, "image": "tiny"}]}"#
             .write(toFile: file, atomically: true, encoding: .utf8)
@@ -59,9 +27,7 @@ import VeemTestSupport
                                                                            "list", "--name"])
                 #expect(names.output.contains("veem-\(vee)") == (other == host), "\(vee) on \(other): \(names.output)")
             }
-            let console = (try? String(contentsOfFile: "\(site.directory)/\(host)/consoles/\(vee).log",
-                                       encoding: .utf8)) ?? ""
-            #expect(console.contains("VEEM-GUEST-BOOTED"), "\(vee) booted on \(host)")
+            #expect(TestbedSite.console(site, host: host, vee: vee).contains("VEEM-GUEST-BOOTED"), "\(vee) booted on \(host)")
         }
         print("multi-host: \(placed.count) TCG guests booted on \(Set(placed.values).sorted()) of the testbed")
         try await site.veemctl("update", "a1", "destroy", "--wait", "--timeout", "60")

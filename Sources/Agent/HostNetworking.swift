@@ -1,0 +1,139 @@
+import Foundation
+import Hypervisor
+import Logging
+import VMI
+
+/// This host's share of the site's networks. What it should have follows from two things only: the interfaces of
+/// the VEEs it holds (from their commands, and after a restart from their domains) and the peers the coordinator
+/// names for each network. Every change is followed by a pass that reads the host and plans from scratch
+/// (`NetworkPlan`), so a pass repeated, or run after a restart, changes nothing that is already right.
+public actor HostNetworking {
+    /// Off (no underlay address set): VEEs get no interfaces here, and nothing on the host is touched.
+    public nonisolated let enabled: Bool
+    private let underlay: String
+    private let applier: NetworkApplier
+    private let logger: Logger
+    private var members: [String: [VEEInterface]] = [:]
+    private var peers: [Int: Set<String>] = [:]
+    private var peersGeneration = -1
+    private var ruleset: String?
+    // Passes run one at a time; a caller returns once a pass that began after its change has ended.
+    private var requested = 0
+    private var completed = 0
+    private var running = false
+    private var lastFailure: (any Error)?
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    /// `underlay`: this host's VXLAN address (nil: networking off); `directory`: where DHCP servers keep files.
+    public init(underlay: String?, directory: String, mtu: Int, logger: Logger) {
+        enabled = underlay != nil
+        self.underlay = underlay ?? ""
+        applier = NetworkApplier(directory: directory, mtu: mtu, commands: HostCommands())
+        self.logger = logger
+        peersFile = "\(directory)/peers.json"
+        // The peers last applied, so that a restart leaves the flood lists as they are until the coordinator
+        // speaks: an agent restart must not cut a network's traffic between hosts.
+        if let data = FileManager.default.contents(atPath: peersFile),
+           let last = try? JSONDecoder().decode(HostNetworks.self, from: data) {
+            peersGeneration = last.generation
+            peers = Self.peerSets(last)
+        }
+    }
+
+    private let peersFile: String
+
+    private static func peerSets(_ networks: HostNetworks) -> [Int: Set<String>] {
+        Dictionary(networks.networks.map { ($0.vni, Set($0.peers)) }, uniquingKeysWith: { $1 })
+    }
+
+    /// The domain interfaces for a VEE's interfaces on this host.
+    nonisolated func domainInterfaces(_ interfaces: [VEEInterface]) -> [DomainXML.Interface] {
+        guard enabled else { return [] }
+        return interfaces.map {
+            DomainXML.Interface(bridge: NetworkNames.bridge($0.vni), mac: $0.mac, tap: NetworkNames.tap(mac: $0.mac),
+                                mtu: applier.mtu)
+        }
+    }
+
+    /// Notes a VEE's interfaces without wiring them yet (adopting domains after a restart).
+    func adopt(_ vee: String, _ interfaces: [VEEInterface]) {
+        members[vee] = interfaces.isEmpty ? nil : interfaces
+    }
+
+    /// Wires a VEE's networks on this host (bridge, VXLAN, its lease) before its domain starts.
+    public func attach(_ vee: String, _ interfaces: [VEEInterface]) async throws {
+        guard enabled, members[vee] != (interfaces.isEmpty ? nil : interfaces) else { return }
+        members[vee] = interfaces.isEmpty ? nil : interfaces
+        try await settle()
+    }
+
+    /// A VEE left the host: its leases go, and networks left without members here go entirely.
+    public func detach(_ vee: String) async throws {
+        guard enabled, members.removeValue(forKey: vee) != nil else { return }
+        try await settle()
+    }
+
+    /// The coordinator's peer lists; an older generation than one applied is ignored.
+    public func setPeers(_ networks: HostNetworks) async throws {
+        guard enabled, networks.generation > peersGeneration else { return }
+        peersGeneration = networks.generation
+        peers = Dictionary(networks.networks.map { ($0.vni, Set($0.peers)) }, uniquingKeysWith: { $1 })
+        try await settle()
+    }
+
+    /// What should be on the host now.
+    var desired: [DesiredNetwork] {
+        var networks: [Int: DesiredNetwork] = [:]
+        for interface in members.values.joined() {
+            guard let subnet = IPv4Network(interface.subnet) else { continue }
+            networks[interface.vni, default: DesiredNetwork(vni: interface.vni, subnet: subnet, leases: [:],
+                                                            peers: peers[interface.vni] ?? [])]
+                .leases[interface.mac] = interface.address
+            if let rate = interface.bytesPerSecond {
+                networks[interface.vni]!.limits[NetworkNames.tap(mac: interface.mac)] = rate
+            }
+        }
+        return Array(networks.values)
+    }
+
+    /// Runs passes until one that began after this call's change has ended; throws what that pass failed with.
+    func settle() async throws {
+        guard enabled else { return }
+        requested += 1
+        let mine = requested
+        while completed < mine {
+            if running {
+                await withCheckedContinuation { waiters.append($0) }
+                continue
+            }
+            running = true
+            let covering = requested
+            do {
+                try await pass()
+                lastFailure = nil
+            } catch {
+                lastFailure = error
+                ruleset = nil  // unknown after a failure: load it again next time
+                logger.error("host networks not converged", metadata: ["error": "\(error)"])
+            }
+            completed = covering
+            running = false
+            let woken = waiters
+            waiters = []
+            woken.forEach { $0.resume() }
+        }
+        if let lastFailure { throw lastFailure }
+    }
+
+    private func pass() async throws {
+        let desired = self.desired
+        let observed = try await applier.observe(ruleset: ruleset)
+        let steps = NetworkPlan.steps(desired: desired, observed: observed, underlay: underlay)
+        guard !steps.isEmpty else { return }
+        for step in steps {
+            try await applier.apply(step)
+            if case .loadRuleset(let text) = step { ruleset = text }
+        }
+        logger.info("host networks converged", metadata: ["networks": "\(desired.count)", "steps": "\(steps.count)"])
+    }
+}
