@@ -73,11 +73,14 @@ public actor HostNetworking {
         try await settle()
     }
 
-    /// The coordinator's peer lists; an older generation than one applied is ignored.
+    /// The coordinator's peer lists; an older generation than one applied is ignored. A coordinator whose
+    /// inventory was replaced starts generations again: its first list (generation 1) is always taken.
     public func setPeers(_ networks: HostNetworks) async throws {
-        guard enabled, networks.generation > peersGeneration else { return }
+        guard enabled, networks.generation > peersGeneration || networks.generation <= 1 else { return }
         peersGeneration = networks.generation
-        peers = Dictionary(networks.networks.map { ($0.vni, Set($0.peers)) }, uniquingKeysWith: { $1 })
+        peers = Self.peerSets(networks)
+        try? FileManager.default.createDirectory(atPath: applier.directory, withIntermediateDirectories: true)
+        try? JSONEncoder().encode(networks).write(to: URL(fileURLWithPath: peersFile), options: .atomic)
         try await settle()
     }
 
@@ -127,6 +130,7 @@ public actor HostNetworking {
 
     private func pass() async throws {
         let desired = self.desired
+        logger.debug("host networks pass", metadata: ["peers": "\(peers)", "generation": "\(peersGeneration)"])
         let observed = try await applier.observe(ruleset: ruleset)
         let steps = NetworkPlan.steps(desired: desired, observed: observed, underlay: underlay)
         guard !steps.isEmpty else { return }

@@ -156,7 +156,9 @@ import VeemTestSupport
         #expect(stopped.status == 0 && !stopped.signalled, "h1's agent stopped cleanly: \(stopped)")
         try await site.restart("h1")
         let after = try await hostState(testbed, "h1", site: site)
-        #expect(after == before, "h1 after its agent restarted")
+        let restartLog = site.process("h1")?.output.split(separator: "\n").filter { $0.contains("network") }
+            .suffix(12).joined(separator: "\n") ?? ""
+        #expect(after == before, "h1 after its agent restarted: \(restartLog)")
         let dnsmasqAfter = try await dnsmasqCount(testbed, "h1")
         #expect(dnsmasqAfter == dnsmasqBefore)
 

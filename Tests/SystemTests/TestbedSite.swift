@@ -34,6 +34,7 @@ enum TestbedSite {
         if networks {
             settings["VEEM_UNDERLAY_ADDRESS"] = testbed.underlayAddress(host)
             settings["VEEM_NETWORK_DIR"] = "\(site.directory)/\(host)/networks"
+            settings["VEEM_LOG_LEVEL"] = "debug"
         }
         return settings
     }
