@@ -6,6 +6,9 @@ struct ExpressionParser {
     private let origin: SourceLocation
     private var index = 0
     private(set) var problems: [ManifestProblem] = []
+    /// How deep parentheses, calls and signs nest here: bounded, so that no input can exhaust the stack.
+    private var depth = 0
+    static let maxDepth = 64
 
     /// `origin` is where `text` starts in the manifest.
     init(_ text: String, at origin: SourceLocation) {
@@ -99,11 +102,27 @@ struct ExpressionParser {
     }
 
     private mutating func unary() -> Expression? {
-        if consume("-") { return unary().map(Expression.negate) }
+        if consume("-") {
+            guard enter() else { return nil }
+            defer { depth -= 1 }
+            return unary().map(Expression.negate)
+        }
         return primary()
     }
 
+    /// One level deeper; false (with the problem reported) past `maxDepth`.
+    private mutating func enter() -> Bool {
+        depth += 1
+        guard depth <= Self.maxDepth else {
+            fail("the expression nests more than \(Self.maxDepth) levels deep")
+            return false
+        }
+        return true
+    }
+
     private mutating func primary() -> Expression? {
+        guard enter() else { return nil }
+        defer { depth -= 1 }
         skipSpaces()
         let at = location
         if consume("(") {

@@ -69,3 +69,23 @@ import Testing
                 "\(problems)")
     }
 }
+
+@Suite struct ExpressionDepthTests {
+    func problems(_ rule: String) -> [String] {
+        let text = "service: s\ncomponents:\n  C1: {image: tiny}\nrules:\n  - '\(rule)'\n"
+        guard case .failure(let problems) = ManifestParser.parse(text) else { return [] }
+        return problems.all.map(\.message)
+    }
+
+    /// A fuzzer's find: deep nesting overflowed the stack. It is refused with a reason instead.
+    @Test func deepNestingIsRefusedNotOverflowed() {
+        for rule in ["Replicas(C1) = " + String(repeating: "(", count: 5_000) + "1",
+                     "Replicas(C1) = " + String(repeating: "-", count: 5_000) + "1",
+                     "Replicas(C1) = " + String(repeating: "max(", count: 5_000) + "1"] {
+            let found = problems(rule)
+            #expect(found.contains { $0.contains("nests more than 64 levels") }, "\(found.prefix(2))")
+        }
+        #expect(problems("Replicas(C1) = " + String(repeating: "(", count: 20) + "1" + String(repeating: ")", count: 20))
+            .isEmpty)
+    }
+}
