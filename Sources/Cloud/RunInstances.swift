@@ -44,8 +44,12 @@ extension CloudCall {
                 + site.instanceTypes.map(\.name).joined(separator: ", ") + ")")
         }
         let keyName = form["KeyName"]
-        if let keyName, try named(keyName, KeyPairRecord.self) == nil {
-            throw EC2Error("InvalidKeyPair.NotFound", "The key pair '\(keyName)' does not exist")
+        var key: KeyPairRecord?
+        if let keyName {
+            guard let found = try named(keyName, KeyPairRecord.self) else {
+                throw EC2Error("InvalidKeyPair.NotFound", "The key pair '\(keyName)' does not exist")
+            }
+            key = found.body
         }
         let groups = try launchGroups()
         let zone = form["Placement.AvailabilityZone"].flatMap { $0.isEmpty ? nil : $0 }
@@ -53,9 +57,18 @@ extension CloudCall {
             throw EC2Error.invalidParameterValue("Placement.AvailabilityZone", "'\(zone)' is not a zone of this site "
                 + "(see DescribeAvailabilityZones)")
         }
-        if let userData = form["UserData"], Data(base64Encoded: userData) == nil {
-            throw EC2Error.invalidParameterValue("UserData", "must be base64")
+        if let userData = form["UserData"] {
+            guard let bytes = Data(base64Encoded: userData) else {
+                throw EC2Error.invalidParameterValue("UserData", "must be base64")
+            }
+            guard bytes.count <= GuestContext.maxUserDataBytes else {
+                throw EC2Error.invalidParameterValue("UserData", "must be at most \(GuestContext.maxUserDataBytes) "
+                    + "bytes before encoding, got \(bytes.count)")
+            }
         }
+        // What the guest reads from its host's metadata service.
+        let context = form["UserData"] == nil && key == nil ? nil
+            : GuestContext(userData: form["UserData"], keyName: keyName, publicKeys: key.map { [$0.publicKey] })
         let behavior = form["InstanceInitiatedShutdownBehavior"]
         if let behavior { try Self.checkShutdownBehavior(behavior) }
 
@@ -65,7 +78,7 @@ extension CloudCall {
         while true {
             let admissions = (0..<count).map { _ in
                 Admission(spec: VEESpec(name: ResourceID.make("i"), cpus: type.cpus, memoryMiB: type.memoryMiB,
-                                        diskGiB: type.diskGiB, image: image.location),
+                                        diskGiB: type.diskGiB, image: image.location, context: context),
                           slaClass: "")
             }
             do {

@@ -61,6 +61,7 @@ extension CoordinatorService {
         case let body as Heartbeat: body.host
         case let body as VEEStateReport: body.host
         case let body as VEEMetrics: body.host
+        case let body as GuestKPIs: body.host
         default: nil
         }
         guard let claimed, claimed != Topology.reportHost(key) else { return }
@@ -117,10 +118,29 @@ extension CoordinatorService {
                                      history: footprint.isInService(vee))
             }
             return Outcome()
+        case let kpis as GuestKPIs:
+            return try takeGuestKPIs(kpis, tx)
         default:
             throw VMIError(code: .unknownMessageType, field: "type",
                            message: "\(message.type.rawValue) is not a host report")
         }
+    }
+
+    /// Probes' KPIs relayed by a host's metadata service: each a PutMonitoringInformation for its VEE, taken only
+    /// for a VEE the inventory has on that host (an agent speaks for its own guests only).
+    private func takeGuestKPIs(_ report: GuestKPIs, _ tx: InventoryTransaction) throws -> Outcome {
+        let footprint = try tx.footprint()
+        for sample in report.samples {
+            guard let vee = try tx.vee(sample.vee), vee.id == sample.vee, vee.host == report.host else {
+                logger.warning("guest KPIs dropped: the VEE is not on that host",
+                               metadata: ["vee": "\(sample.vee)", "host": "\(report.host)"])
+                continue
+            }
+            let kpis = sample.kpis.filter { !$0.key.isEmpty && $0.value.isFinite }
+            try tx.recordSamples(vee: vee.id, source: "kpi", values: kpis, at: sample.measuredAt,
+                                 history: footprint.isInService(vee.id))
+        }
+        return Outcome()
     }
 
     func requestRegistration(_ host: String) {

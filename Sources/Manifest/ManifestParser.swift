@@ -141,11 +141,12 @@ struct Reader {
 
     mutating func component(_ name: String, key: Node, _ node: Node) -> ServiceManifest.Component? {
         if !VEENames.isValid(name) { fail(.invalidValue, key, "component name '\(name)' must be letters, digits, '.', '_' or '-'") }
-        let allowed: Set<String> = ["cpus", "memoryMiB", "diskGiB", "image", "networks", "replicas", "kpis", "dependsOn"]
+        let allowed: Set<String> = ["cpus", "memoryMiB", "diskGiB", "image", "networks", "replicas", "kpis", "dependsOn",
+                                    "userData", "keyName", "publicKeys"]
         var component = ServiceManifest.Component(
             name: name, cpus: 1, memoryMiB: 128, diskGiB: 1, image: "", networks: [],
             replicas: ServiceManifest.ReplicaBounds(initial: 1, min: 1, max: 1), kpis: [], dependsOn: [],
-            location: Self.location(key))
+            context: nil, location: Self.location(key))
         var hasImage = false
         for (field, _, value) in fields(node, "component \(name)", allowed: allowed) {
             switch field {
@@ -164,11 +165,44 @@ struct Reader {
             case "kpis": component.kpis = names(value, "kpis")
             case "dependsOn": component.dependsOn = names(value, "dependsOn")
             case "replicas": component.replicas = replicas(value) ?? component.replicas
+            case "userData", "keyName", "publicKeys": guestContext(field, value, into: &component)
             default: break
             }
         }
         if !hasImage { fail(.missingField, key, "component \(name) needs an image") }
         return component
+    }
+
+    /// `userData` (text, a script when it starts with `#!`), `keyName`, `publicKeys` (OpenSSH key lines).
+    mutating func guestContext(_ field: String, _ node: Node, into component: inout ServiceManifest.Component) {
+        var context = component.context ?? GuestContext()
+        switch field {
+        case "userData":
+            guard let value = text(node, "userData") else { return }
+            context.userData = Data(value.utf8).base64EncodedString()
+        case "keyName":
+            guard let value = text(node, "keyName") else { return }
+            context.keyName = value
+        default:
+            guard case .sequence(let sequence) = node else {
+                fail(.invalidValue, node, "publicKeys must be a list of OpenSSH public key lines")
+                return
+            }
+            context.publicKeys = sequence.compactMap { item in
+                guard let line = item.string, GuestContext.isPublicKeyLine(line) else {
+                    fail(.invalidValue, item, "publicKeys entries must be OpenSSH public key lines "
+                         + "('ssh-ed25519 AAAA… comment')")
+                    return nil
+                }
+                return line
+            }
+        }
+        // Sizes and counts, as the VMI checks them.
+        if let problem = context.problems(at: "component").first(where: { $0.field?.hasSuffix(field) == true }) {
+            fail(.invalidValue, node, "\(field) \(problem.message)")
+            return
+        }
+        component.context = context
     }
 
     mutating func replicas(_ node: Node) -> ServiceManifest.ReplicaBounds? {

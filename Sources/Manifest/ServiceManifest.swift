@@ -43,11 +43,14 @@ public struct ServiceManifest: Sendable, Equatable {
         public var kpis: [String]
         /// Components that must be ACTIVE before this one starts.
         public var dependsOn: [String]
+        /// `userData`, `keyName` and `publicKeys`: what each replica's guest reads from the metadata service.
+        public var context: GuestContext?
         public var location: SourceLocation
 
         /// The spec of one replica (named by the caller).
         public func spec(named name: String) -> VEESpec {
-            VEESpec(name: name, cpus: cpus, memoryMiB: memoryMiB, diskGiB: diskGiB, image: image, networks: networks)
+            VEESpec(name: name, cpus: cpus, memoryMiB: memoryMiB, diskGiB: diskGiB, image: image, networks: networks,
+                    context: context)
         }
     }
 

@@ -43,6 +43,8 @@ public enum MessageType: String, Codable, Sendable, CaseIterable {
     case consoleOutputRequest = "ConsoleOutputRequest"
     /// The VXLAN peers of each network a host has members of (coordinator → agent).
     case hostNetworks = "HostNetworks"
+    /// KPIs from probes inside guests, through the metadata service (agent → coordinator).
+    case guestKPIs = "GuestKPIs"
 }
 
 /// A message body: each type has exactly one.

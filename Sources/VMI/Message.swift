@@ -49,6 +49,7 @@ extension MessageType {
         case .accountReport: AccountReport.self
         case .consoleOutputRequest: ConsoleOutputRequest.self
         case .hostNetworks: HostNetworks.self
+        case .guestKPIs: GuestKPIs.self
         }
     }
 }

@@ -10,9 +10,12 @@ public struct VEESpec: Codable, Sendable, Equatable {
     public var image: String
     /// Networks ("red" LANs) the VEE joins. Recorded now; wired on hosts by the networks work.
     public var networks: [String]
+    /// User data and keys its guest reads from the metadata service; absent means none.
+    public var context: GuestContext?
 
     public init(name: String, cpus: Int = 1, memoryMiB: Int = 128, diskGiB: Int = 1, image: String,
-                networks: [String] = []) {
+                networks: [String] = [], context: GuestContext? = nil) {
+        self.context = context
         self.name = name
         self.cpus = cpus
         self.memoryMiB = memoryMiB
@@ -21,9 +24,9 @@ public struct VEESpec: Codable, Sendable, Equatable {
         self.networks = networks
     }
 
-    private enum CodingKeys: String, CodingKey { case name, cpus, memoryMiB, diskGiB, image, networks }
+    private enum CodingKeys: String, CodingKey { case name, cpus, memoryMiB, diskGiB, image, networks, context }
 
-    /// `networks` may be left out (no networks), as an operator writing a VEE list by hand expects.
+    /// `networks` and `context` may be left out (no networks), as an operator writing a VEE list by hand expects.
     public init(from decoder: Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.init(name: try container.decode(String.self, forKey: .name),
@@ -31,7 +34,8 @@ public struct VEESpec: Codable, Sendable, Equatable {
                   memoryMiB: try container.decode(Int.self, forKey: .memoryMiB),
                   diskGiB: try container.decode(Int.self, forKey: .diskGiB),
                   image: try container.decode(String.self, forKey: .image),
-                  networks: try container.decodeIfPresent([String].self, forKey: .networks) ?? [])
+                  networks: try container.decodeIfPresent([String].self, forKey: .networks) ?? [],
+                  context: try container.decodeIfPresent(GuestContext.self, forKey: .context))
     }
 
     public static let maxCPUs = 256
@@ -59,6 +63,7 @@ public struct VEESpec: Codable, Sendable, Equatable {
         for (index, network) in networks.enumerated() where !Self.isValidName(network) {
             bad("networks[\(index)]", "must be a network name (letters, digits, '.', '_', '-')")
         }
+        if let context { found += context.problems(at: "\(path).context") }
         return found
     }
 
