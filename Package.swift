@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // The only two modules that import C.
@@ -43,8 +44,14 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
+        // The instance metadata service (EC2's IMDS and veem's probe path), one listener per network of a host.
+        .target(name: "InstanceMetadata", dependencies: [
+            "VMI", .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
         .target(name: "Agent", dependencies: [
-            "VMI", "Hypervisor", "Messaging", "Daemon", "EC2",
+            "VMI", "Hypervisor", "Messaging", "Daemon", "EC2", "InstanceMetadata",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         // The EC2 resource model and actions (accounts, images, instances as VEEs, key pairs, groups, addresses,
@@ -86,7 +93,8 @@ let package = Package(
         ]),
         .executableTarget(name: "veem-bench", dependencies: [
             "VeemTestSupport", "Agent", "Coordinator", "VeemClient", "Hypervisor", "Messaging", "VMI", "Placement",
-            "Manifest", "EC2", "Cloud", "EC2Gateway", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Manifest", "EC2", "Cloud", "EC2Gateway", "InstanceMetadata",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
 
@@ -101,6 +109,10 @@ let package = Package(
         .testTarget(name: "MessagingTests", dependencies: ["Messaging", "VeemTestSupport"]),
         .testTarget(name: "HypervisorTests", dependencies: ["Hypervisor", "VMI"]),
         .testTarget(name: "AgentTests", dependencies: ["Agent", "VMI"]),
+        .testTarget(name: "InstanceMetadataTests", dependencies: [
+            "InstanceMetadata", "VMI", .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "IntegrationTests", dependencies: [
             "VeemTestSupport", "EC2Gateway", "Cloud", "EC2", "Agent", "Coordinator", "VeemClient", "Hypervisor", "Messaging", "Inventory", "VMI",
         ]),
