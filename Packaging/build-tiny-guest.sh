@@ -9,10 +9,14 @@
 # With a NIC it first takes its address by DHCP ("VEEM-GUEST-NET eth0 <address>/<prefix> <mac>"), and then for two
 # minutes looks for neighbours at .10–.29 of its subnet by ARP ("VEEM-GUEST-REACH <address> <mac>" for each found):
 # what tests of networks read. Its web server has /blob (3,000,000 bytes) and /cgi-bin/sink (takes a POST).
+# Once booted it asks the metadata service (169.254.169.254, IMDSv2 first) for its instance id
+# ("VEEM-GUEST-METADATA instance-id=<id> via=<v2|v1>"), its SSH key ("VEEM-GUEST-KEY <key line>", into
+# /root/.ssh/authorized_keys) and its user data, which it runs when it is a script ("VEEM-GUEST-USERDATA ran").
+# `veem-probe NAME VALUE…` posts KPIs to the metadata service, as a probe in a service would.
 set -euo pipefail
 images=${1:-/var/lib/veem/images}
 out="$images/tiny"
-version=4
+version=11
 if [[ -s "$out/vmlinuz" && -s "$out/initramfs.cpio.gz" && -s "$images/tiny.json" \
       && "$(cat "$out/version" 2>/dev/null)" == "$version" ]]; then
   echo "tiny guest already in $out"; exit 0
@@ -31,7 +35,7 @@ release=${kernel_pkg#linux-image-}
 modules="pkg/lib/modules/$release/kernel"
 
 root=initramfs
-mkdir -p "$root"/{bin,dev,proc,sys,lib/modules,www,tmp}
+mkdir -p "$root"/{bin,dev,proc,sys,lib/modules,www,tmp,run,root}
 cp pkg/bin/busybox "$root/bin/busybox"
 # Load order matters: each module's dependencies first.
 for module in drivers/virtio/virtio_ring drivers/virtio/virtio drivers/virtio/virtio_pci_modern_dev \
@@ -61,7 +65,7 @@ ip link set lo up
 address=""
 if [ -e /sys/class/net/eth0 ]; then
   ip link set eth0 up
-  udhcpc -i eth0 -f -q -n -t 20 -T 1 -s /bin/veem-dhcp >/dev/null 2>&1
+  udhcpc -i eth0 -f -q -n -t 20 -T 1 -O staticroutes -s /bin/veem-dhcp >/dev/null 2>&1
   address=$(ip -4 -o addr show dev eth0 | awk '{print $4}' | head -n 1)
   echo "VEEM-GUEST-NET eth0 ${address:-none} $(cat /sys/class/net/eth0/address)"
 fi
@@ -70,6 +74,8 @@ echo "veem tiny guest $(hostname) ${address}" > /www/index.html
 dd if=/dev/zero of=/www/blob bs=1000 count=3000 2>/dev/null
 httpd -p 80 -h /www
 echo "VEEM-GUEST-BOOTED uptime=$(cut -d' ' -f1 /proc/uptime)"
+# Metadata only where DHCP gave a route to it.
+if ip route show | grep -q '^169.254.169.254'; then /bin/veem-metadata & fi
 if [ -n "$address" ]; then
   self=${address%/*}
   net=${self%.*}
@@ -98,11 +104,75 @@ case "$1" in
     ip addr add "$ip/${mask:-24}" dev "$interface"
     [ -n "$mtu" ] && ip link set dev "$interface" mtu "$mtu"
     [ -n "$router" ] && ip route add default via "${router%% *}" dev "$interface"
+    # Classless static routes (option 121): "destination/prefix gateway" pairs; the metadata service's is one.
+    set -- $staticroutes
+    while [ $# -ge 2 ]; do ip route add "$1" via "$2" dev "$interface"; shift 2; done
     ;;
 esac
 exit 0
 HOOK
 chmod +x "$root/bin/veem-dhcp"
+# The metadata service, spoken to with nc: busybox's static wget segfaulted in this guest when fetching from it.
+# `veem-imds METHOD PATH [HEADER [BODY]]` prints the body of a 200 and fails on anything else.
+cat > "$root/bin/veem-imds" <<'IMDS'
+#!/bin/busybox sh
+method=$1 path=$2 header="" body=$4
+[ -n "$3" ] && header="$3"'\r\n'
+# The writer stays a moment (a sleep in the background holds the pipe): nc that sees its input end may close
+# before the answer comes. nc ends when the service closes the connection after answering.
+response=$({ printf "%s %s HTTP/1.1\r\nHost: 169.254.169.254\r\n${header}Content-Length: %s\r\nConnection: close\r\n\r\n%s" \
+  "$method" "$path" "${#body}" "$body"; sleep 5 & } | nc -w 5 169.254.169.254 80 2>/dev/null | tr -d '\r')
+case "$(echo "$response" | head -n 1 | cut -d' ' -f2)" in 200|204) ;; *) exit 1 ;; esac
+echo "$response" | sed '1,/^$/d'
+IMDS
+cat > "$root/bin/veem-imds-token" <<'TOKEN'
+#!/bin/busybox sh
+veem-imds PUT /latest/api/token "X-aws-ec2-metadata-token-ttl-seconds: 300"
+TOKEN
+cat > "$root/bin/veem-metadata" <<'METADATA'
+#!/bin/busybox sh
+token=""
+for try in 1 2 3 4 5; do
+  token=$(veem-imds-token)
+  [ -n "$token" ] && break
+  sleep 1
+done
+get() {
+  if [ -n "$token" ]; then veem-imds GET "/latest/$1" "X-aws-ec2-metadata-token: $token" > "$2"
+  else veem-imds GET "/latest/$1" > "$2"; fi
+}
+if get meta-data/instance-id /run/instance-id; then
+  via=v1; [ -n "$token" ] && via=v2
+  echo "VEEM-GUEST-METADATA instance-id=$(cat /run/instance-id) via=$via"
+else
+  echo "VEEM-GUEST-METADATA none (token: ${#token} bytes)"
+  exit 0
+fi
+mkdir -p /root/.ssh
+if get meta-data/public-keys/0/openssh-key /root/.ssh/authorized_keys; then
+  echo "VEEM-GUEST-KEY $(head -n 1 /root/.ssh/authorized_keys)"
+else
+  rm -f /root/.ssh/authorized_keys
+fi
+if get user-data /run/user-data; then
+  if [ "$(head -c 2 /run/user-data)" = "#!" ]; then
+    chmod +x /run/user-data
+    echo "VEEM-GUEST-USERDATA ran"
+    /run/user-data
+  else
+    echo "VEEM-GUEST-USERDATA kept"
+  fi
+fi
+METADATA
+# A probe: `veem-probe NAME VALUE [NAME VALUE…]` posts the KPIs for this VEE.
+cat > "$root/bin/veem-probe" <<'PROBE'
+#!/bin/busybox sh
+body=""
+while [ $# -ge 2 ]; do body="$body$1 $2
+"; shift 2; done
+veem-imds POST /veem/v1/kpis "Content-Type: text/plain" "$body" > /dev/null
+PROBE
+chmod +x "$root/bin/veem-imds" "$root/bin/veem-imds-token" "$root/bin/veem-metadata" "$root/bin/veem-probe"
 mkdir -p "$root/www/cgi-bin"
 cat > "$root/www/cgi-bin/sink" <<'SINK'
 #!/bin/busybox sh

@@ -26,6 +26,9 @@ public struct AgentConfiguration: Sendable {
     public var networkDirectory = "/run/veem/networks"
     /// The MTU of networks' devices and VEE interfaces (`VEEM_NETWORK_MTU`): the underlay's less 50 for VXLAN.
     public var networkMTU = 1450
+    /// The port of each network's metadata listener on its bridge (`VEEM_METADATA_PORT`; `off` for none). Guests
+    /// ask 169.254.169.254:80, which the host forwards there.
+    public var metadataPort: Int? = 8775
 
     public var diskDirectory: String { "\(stateDirectory)/disks" }
     public var consoleDirectory: String { "\(stateDirectory)/consoles" }
@@ -47,7 +50,7 @@ public struct AgentConfiguration: Sendable {
 
     /// Reads `VEEM_HOST`, `VEEM_LIBVIRT_URI`, `VEEM_DOMAIN_TYPE`, `VEEM_IMAGE_DIR`, `VEEM_STATE_DIR`,
     /// `VEEM_HEARTBEAT_SECONDS`, `VEEM_METRICS_SECONDS`, `VEEM_BOOT_TIMEOUT_SECONDS`, `VEEM_HOST_GROUP`,
-    /// `VEEM_UNDERLAY_ADDRESS`, `VEEM_NETWORK_DIR`, `VEEM_NETWORK_MTU`.
+    /// `VEEM_UNDERLAY_ADDRESS`, `VEEM_NETWORK_DIR`, `VEEM_NETWORK_MTU`, `VEEM_METADATA_PORT`.
     public init(settings: Settings) throws {
         let host = settings.string("VEEM_HOST", default: ProcessInfo.processInfo.hostName)
             .split(separator: ".").first.map(String.init) ?? "host"
@@ -76,5 +79,14 @@ public struct AgentConfiguration: Sendable {
             throw SettingsError(message: "VEEM_NETWORK_MTU must be from 576 to 9000, got '\(mtu)'")
         }
         networkMTU = value
+        let port = settings.string("VEEM_METADATA_PORT", default: "8775")
+        if port == "off" {
+            metadataPort = nil
+        } else {
+            guard let number = Int(port), (1...65535).contains(number) else {
+                throw SettingsError(message: "VEEM_METADATA_PORT must be a port (1-65535) or 'off', got '\(port)'")
+            }
+            metadataPort = number
+        }
     }
 }

@@ -2,6 +2,7 @@ import Daemon
 import EC2
 import Foundation
 import Hypervisor
+import InstanceMetadata
 import Logging
 import Messaging
 import ServiceLifecycle
@@ -19,6 +20,7 @@ public final class AgentService: Service {
     let lanes = VEELanes()
     let state = AgentState()
     let networking: HostNetworking
+    let kpiRelay: GuestKPIRelay
 
     /// `onReady` is called once the host is registered (the systemd READY point), with a status line; `onProgress`
     /// after every heartbeat the agent manages to send (the watchdog's evidence that it works).
@@ -33,7 +35,9 @@ public final class AgentService: Service {
         self.onReady = onReady
         networking = HostNetworking(underlay: configuration.underlayAddress,
                                     directory: configuration.networkDirectory, mtu: configuration.networkMTU,
+                                    metadataPort: configuration.metadataPort, zone: configuration.group,
                                     logger: logger)
+        kpiRelay = GuestKPIRelay(host: configuration.host, connection: connection, logger: logger)
     }
 
     var host: String { configuration.host }
@@ -56,6 +60,14 @@ public final class AgentService: Service {
             unreachable: { [logger] error in
                 logger.warning("libvirtd unreachable, the command waits for it", metadata: ["error": "\(error)"])
             })
+        if networking.enabled, let port = configuration.metadataPort {
+            // Before the first pass, which opens a listener on each network's bridge.
+            let tokens = try MetadataTokens.persistent(at: "\(configuration.stateDirectory)/metadata-token.key")
+            await networking.serveMetadata(MetadataServer(
+                port: port, tokens: tokens, logger: logger,
+                lookup: { [networking] vni, address in await networking.guest(vni: vni, address: address) },
+                relay: { [kpiRelay] vee, kpis in await kpiRelay.offer(vee: vee, kpis: kpis) }))
+        }
         let observations = try await reconcile(converger)
         try await register(facts: facts, domainType: domainType, images: images, observations: observations)
         // Asked again later (the coordinator lost its inventory): what libvirt has now.
@@ -73,6 +85,7 @@ public final class AgentService: Service {
                 group.addTask { await self.publishMetrics() }
                 group.addTask { await self.watchEvents() }
                 group.addTask { await self.keepNetworks() }
+                group.addTask { await self.kpiRelay.run() }
                 group.addTask { await self.consumeCommands(converger, registration: registerAgain) }
             }
         }
@@ -85,7 +98,7 @@ public final class AgentService: Service {
         if networking.enabled {
             // The host's networks as its VEEs need them, rebuilt before any of them is converged; anything veem
             // made for a network none of them is on any more goes.
-            for domain in owned { await networking.adopt(domain.vee, domain.record.interfaces) }
+            for domain in owned { await networking.adopt(networking.guest(domain.record)) }
             do {
                 try await networking.settle()
             } catch {

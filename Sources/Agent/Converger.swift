@@ -161,7 +161,7 @@ struct Converger: Sendable {
     /// the same command (an agent being replaced still finishing its last one): that is the state wanted.
     private func start(_ record: DomainRecord) async throws {
         let vee = record.vee
-        try await networking.attach(vee, record.interfaces)
+        try await networking.attach(networking.guest(record))
         do {
             try await driver.start(vee)
         } catch {

@@ -1,5 +1,6 @@
 import Foundation
 import Hypervisor
+import InstanceMetadata
 import Logging
 import VMI
 
@@ -13,7 +14,9 @@ public actor HostNetworking {
     private let underlay: String
     private let applier: NetworkApplier
     private let logger: Logger
-    private var members: [String: [VEEInterface]] = [:]
+    /// The VEEs here with interfaces, as the metadata service describes them.
+    private var members: [String: MetadataGuest] = [:]
+    private var metadata: MetadataServer?
     private var peers: [Int: Set<String>] = [:]
     private var peersGeneration = -1
     private var ruleset: String?
@@ -24,11 +27,22 @@ public actor HostNetworking {
     private var lastFailure: (any Error)?
     private var waiters: [CheckedContinuation<Void, Never>] = []
 
-    /// `underlay`: this host's VXLAN address (nil: networking off); `directory`: where DHCP servers keep files.
-    public init(underlay: String?, directory: String, mtu: Int, logger: Logger) {
+    /// This host's group: its guests' availability zone.
+    private nonisolated let zone: String
+    /// Where each bridge's metadata listener is; nil: no metadata service.
+    private let metadataPort: Int?
+
+    /// `underlay`: this host's VXLAN address (nil: networking off); `directory`: where DHCP servers keep files;
+    /// `metadataPort`: the port of the metadata listeners (nil: no metadata service).
+    public init(underlay: String?, directory: String, mtu: Int, metadataPort: Int? = nil, zone: String = "default",
+                logger: Logger) {
+        self.zone = zone
         enabled = underlay != nil
         self.underlay = underlay ?? ""
-        applier = NetworkApplier(directory: directory, mtu: mtu, commands: HostCommands())
+        self.metadataPort = metadataPort
+        var applier = NetworkApplier(directory: directory, mtu: mtu, commands: HostCommands())
+        applier.metadata = metadataPort != nil
+        self.applier = applier
         self.logger = logger
         peersFile = "\(directory)/peers.json"
         // The peers last applied, so that a restart leaves the flood lists as they are until the coordinator
@@ -55,16 +69,34 @@ public actor HostNetworking {
         }
     }
 
+    /// The metadata service whose listeners follow this host's networks (one per bridge, opened after each pass).
+    public func serveMetadata(_ server: MetadataServer) { metadata = server }
+
+    /// The VEE that has `address` on network `vni` here: who a metadata request comes from. The host's rules
+    /// let a tap carry only its VEE's own address, so the address names the VEE.
+    public func guest(vni: Int, address: String) -> MetadataGuest? {
+        members.values.first { $0.interface(vni: vni, address: address) != nil }
+    }
+
+    /// A domain as a network member and metadata guest.
+    nonisolated func guest(_ record: DomainRecord) -> MetadataGuest {
+        MetadataGuest(vee: record.vee, name: record.spec.name, zone: zone, interfaces: record.interfaces,
+                      context: record.spec.context)
+    }
+
     /// Notes a VEE's interfaces without wiring them yet (adopting domains after a restart).
-    func adopt(_ vee: String, _ interfaces: [VEEInterface]) {
-        members[vee] = interfaces.isEmpty ? nil : interfaces
+    func adopt(_ guest: MetadataGuest) {
+        members[guest.vee] = guest.interfaces.isEmpty ? nil : guest
     }
 
     /// Wires a VEE's networks on this host (bridge, VXLAN, its lease) before its domain starts.
-    public func attach(_ vee: String, _ interfaces: [VEEInterface]) async throws {
-        guard enabled, members[vee] != (interfaces.isEmpty ? nil : interfaces) else { return }
-        members[vee] = interfaces.isEmpty ? nil : interfaces
-        try await settle()
+    public func attach(_ guest: MetadataGuest) async throws {
+        let member = guest.interfaces.isEmpty ? nil : guest
+        guard enabled, members[guest.vee] != member else { return }
+        let rewire = members[guest.vee]?.interfaces != member?.interfaces
+        members[guest.vee] = member
+        // A new context (user data, keys) alone changes nothing on the host.
+        if rewire { try await settle() }
     }
 
     /// A VEE left the host: its leases go, and networks left without members here go entirely.
@@ -87,7 +119,7 @@ public actor HostNetworking {
     /// What should be on the host now.
     var desired: [DesiredNetwork] {
         var networks: [Int: DesiredNetwork] = [:]
-        for interface in members.values.joined() {
+        for interface in members.values.map(\.interfaces).joined() {
             guard let subnet = IPv4Network(interface.subnet) else { continue }
             networks[interface.vni, default: DesiredNetwork(vni: interface.vni, subnet: subnet, leases: [:],
                                                             peers: peers[interface.vni] ?? [])]
@@ -119,6 +151,7 @@ public actor HostNetworking {
                 ruleset = nil  // unknown after a failure: load it again next time
                 logger.error("host networks not converged", metadata: ["error": "\(error)"])
             }
+            await openListeners(desired)
             completed = covering
             running = false
             let woken = waiters
@@ -132,12 +165,23 @@ public actor HostNetworking {
         let desired = self.desired
         logger.debug("host networks pass", metadata: ["peers": "\(peers)", "generation": "\(peersGeneration)"])
         let observed = try await applier.observe(ruleset: ruleset)
-        let steps = NetworkPlan.steps(desired: desired, observed: observed, underlay: underlay)
+        let steps = NetworkPlan.steps(desired: desired, observed: observed, underlay: underlay,
+                                      metadataPort: metadataPort)
         guard !steps.isEmpty else { return }
         for step in steps {
             try await applier.apply(step)
             if case .loadRuleset(let text) = step { ruleset = text }
         }
         logger.info("host networks converged", metadata: ["networks": "\(desired.count)", "steps": "\(steps.count)"])
+    }
+
+    /// One metadata listener per network here, at its gateway on its bridge; those of networks gone are closed.
+    /// A listener that could not open (its bridge is missing after a failed pass) is tried by the next pass.
+    private func openListeners(_ desired: [DesiredNetwork]) async {
+        guard let metadata else { return }
+        let wanted = Set(desired.map {
+            MetadataServer.Listener(vni: $0.vni, device: NetworkNames.bridge($0.vni), address: "\($0.gateway)")
+        })
+        await metadata.serve(wanted)
     }
 }

@@ -8,6 +8,8 @@ struct NetworkApplier: Sendable {
     /// The MTU of every network's devices and interfaces: the underlay's less VXLAN's 50 bytes.
     let mtu: Int
     let commands: HostCommands
+    /// Whether guests are given a route to the metadata service (DHCP option 121).
+    var metadata = false
 
     func networkDirectory(_ vni: Int) -> String { "\(directory)/\(vni)" }
     func pidFile(_ vni: Int) -> String { "\(networkDirectory(vni))/dnsmasq.pid" }
@@ -56,10 +58,22 @@ struct NetworkApplier: Sendable {
             var network = observed.networks[vni] ?? .init()
             network.hostsFile = try? String(contentsOfFile: hostsFile(vni), encoding: .utf8)
             network.dnsmasqRunning = dnsmasqPID(vni) != nil
+            network.dnsmasqCurrent = dnsmasqArguments(vni).map { running in
+                running.contains { $0.hasPrefix(Self.metadataRouteOption) } == metadata
+            } ?? true
             observed.networks[vni] = network
         }
         return observed
     }
+
+    /// The arguments the network's running dnsmasq was started with.
+    func dnsmasqArguments(_ vni: Int) -> [String]? {
+        guard let pid = dnsmasqPID(vni), let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline")
+        else { return nil }
+        return String(decoding: cmdline, as: UTF8.self).split(separator: "\0").map(String.init)
+    }
+
+    static let metadataRouteOption = "--dhcp-option=option:classless-static-route,\(NetworkPlan.metadataAddress)/32,"
 
     /// The network's dnsmasq, when its pid file names a live dnsmasq serving that network's bridge.
     func dnsmasqPID(_ vni: Int) -> Int32? {
@@ -130,6 +144,8 @@ struct NetworkApplier: Sendable {
         let folder = networkDirectory(vni)
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         try? FileManager.default.removeItem(atPath: pidFile(vni))
+        // The metadata service's route, by way of the gateway (RFC 3442), as Neutron gives it.
+        let route = metadata ? ["\(Self.metadataRouteOption)\(subnet.host(1)!)"] : []
         try await commands.start([
             "dnsmasq", "--conf-file=/dev/null", "--pid-file=\(pidFile(vni))",
             "--interface=\(NetworkNames.bridge(vni))", "--bind-interfaces", "--except-interface=lo", "--port=0",
@@ -137,7 +153,7 @@ struct NetworkApplier: Sendable {
             "--leasefile-ro", "--dhcp-authoritative", "--dhcp-option=option:router", "--dhcp-option=option:dns-server",
             "--dhcp-option=option:mtu,\(mtu)", "--user=nobody", "--group=nogroup",
             "--log-facility=\(log(vni))",
-        ], log: "\(folder)/dnsmasq.start")
+        ] + route, log: "\(folder)/dnsmasq.start")
         // Ready once it has read its leases: until then it ignores SIGHUP, and a reload would be lost.
         guard try await awaitReads(vni, moreThan: 0) else {
             throw HostCommandError(command: ["dnsmasq", "--interface=\(NetworkNames.bridge(vni))"], status: 0,

@@ -60,6 +60,9 @@ struct ObservedNetworks: Equatable, Sendable {
         var vxlanUp = false
         var floods: Set<String> = []
         var dnsmasqRunning = false
+        /// Started with today's arguments (the metadata service's route among its options); an older one is
+        /// started again.
+        var dnsmasqCurrent = true
         var hostsFile: String?
     }
 
@@ -91,7 +94,8 @@ enum NetworkStep: Equatable, Sendable {
 /// Turns (desired, observed) into the steps between them. Pure, so it is tested on values; repeating a plan's
 /// outcome plans nothing.
 enum NetworkPlan {
-    static func steps(desired: [DesiredNetwork], observed: ObservedNetworks, underlay: String) -> [NetworkStep] {
+    static func steps(desired: [DesiredNetwork], observed: ObservedNetworks, underlay: String,
+                      metadataPort: Int? = nil) -> [NetworkStep] {
         var steps: [NetworkStep] = []
         let wanted = Dictionary(desired.map { ($0.vni, $0) }, uniquingKeysWith: { a, _ in a })
         for network in desired.sorted(by: { $0.vni < $1.vni }) {
@@ -120,13 +124,17 @@ enum NetworkPlan {
             for peer in floods.subtracting(network.peers).sorted() { steps.append(.removeFlood(vni: vni, peer: peer)) }
             let hosts = network.hostsFile
             if seen.hostsFile != hosts { steps.append(.writeLeases(vni: vni, hostsFile: hosts)) }
-            if !seen.dnsmasqRunning {
+            if seen.dnsmasqRunning, !seen.dnsmasqCurrent {
+                steps.append(.stopDHCP(vni: vni))
+                steps.append(.writeLeases(vni: vni, hostsFile: hosts))
+                steps.append(.startDHCP(vni: vni, subnet: network.subnet))
+            } else if !seen.dnsmasqRunning {
                 steps.append(.startDHCP(vni: vni, subnet: network.subnet))
             } else if seen.hostsFile != hosts {
                 steps.append(.reloadDHCP(vni: vni, subnet: network.subnet))
             }
         }
-        let ruleset = Self.ruleset(desired)
+        let ruleset = Self.ruleset(desired, metadataPort: metadataPort)
         if observed.ruleset != ruleset { steps.append(.loadRuleset(ruleset)) }
         // Networks with no member here any more: everything veem made for them goes, the DHCP server first.
         for vni in observed.networks.keys.sorted() where wanted[vni] == nil {
@@ -136,84 +144,5 @@ enum NetworkPlan {
             if seen.bridge { steps.append(.removeBridge(vni: vni)) }
         }
         return steps
-    }
-
-    /// veem's two nftables tables, replaced whole in one transaction.
-    /// - `bridge veem`: each network's gateway (the same address and MAC on every host) and its DHCP stay on their
-    ///   host: nothing from the gateway's MAC and no DHCP crosses a VXLAN port.
-    ///   `SPEED(net)` is a rate limit on each member's tap there, both ways, whether the other end is on the bridge,
-    ///   behind the VXLAN or the host itself. nftables lets a byte limit burst by one second's worth (its bucket
-    ///   holds rate + burst); no burst is added to that.
-    /// - `inet veem`: a VEE reaches its host only for DHCP and ping; the host routes nothing out of a network's
-    ///   subnet (isolated LANs; a router per VPC comes with VPCs).
-    static func ruleset(_ networks: [DesiredNetwork]) -> String {
-        let sorted = networks.sorted { $0.vni < $1.vni }
-        let macs = sorted.map { NetworkNames.gatewayMAC($0.vni) }
-        let limits = sorted.flatMap { $0.limits.sorted { $0.key < $1.key } }
-        let bridges = "\"\(NetworkNames.bridgePrefix)*\"", vxlans = "\"\(NetworkNames.vxlanPrefix)*\""
-        var text = """
-            table bridge veem
-            delete table bridge veem
-            table inet veem
-            delete table inet veem
-            table bridge veem {
-
-            """
-        for (tap, rate) in limits {
-            let bytes = max(1, Int(rate.rounded()))
-            for direction in ["in", "out"] { text += "  limit \(direction)-\(tap) { rate over \(bytes) bytes/second }\n" }
-        }
-        // Out of a guest: what enters from its tap (forwarded, or to the host); into it: what leaves to its tap.
-        func limited(_ hook: String) -> String {
-            limits.map { tap, _ in
-                (hook == "output" ? "" : "    iifname \"\(tap)\" limit name \"out-\(tap)\" drop\n")
-                    + (hook == "input" ? "" : "    oifname \"\(tap)\" limit name \"in-\(tap)\" drop\n")
-            }.joined()
-        }
-        text += """
-              chain output {
-                type filter hook output priority 0; policy accept;
-
-            """
-        if !macs.isEmpty { text += "    oifname \(vxlans) ether saddr { \(macs.joined(separator: ", ")) } drop\n" }
-        text += limited("output")
-        text += """
-              }
-              chain input {
-                type filter hook input priority 0; policy accept;
-
-            """
-        text += limited("input")
-        text += """
-              }
-              chain forward {
-                type filter hook forward priority 0; policy accept;
-                iifname \(vxlans) udp dport { 67, 68 } drop
-                oifname \(vxlans) udp dport { 67, 68 } drop
-
-            """
-        text += limited("forward")
-        text += """
-              }
-            }
-            table inet veem {
-              chain input {
-                type filter hook input priority 0; policy accept;
-                iifname \(bridges) udp dport 67 accept
-                iifname \(bridges) icmp type echo-request accept
-                iifname \(bridges) ct state established,related accept
-                iifname \(bridges) drop
-              }
-              chain forward {
-                type filter hook forward priority 0; policy accept;
-
-            """
-        for network in sorted {
-            let bridge = "\"\(NetworkNames.bridge(network.vni))\""
-            text += "    iifname \(bridge) ip daddr != \(network.subnet) drop\n"
-            text += "    oifname \(bridge) ip saddr != \(network.subnet) drop\n"
-        }
-        text += "  }\n}\n"
-        return text
     }
 }

@@ -1,6 +1,7 @@
 import Agent
 import ArgumentParser
 import Foundation
+import InstanceMetadata
 import Logging
 import VMI
 
@@ -32,7 +33,8 @@ struct NetworkBench: AsyncParsableCommand {
                                              address: "10.\(10 + network).0.\(10 + member)",
                                              subnet: "10.\(10 + network).0.0/24")
                 let start = clock.now
-                try await networking.attach(vee, [interface])
+                try await networking.attach(MetadataGuest(vee: vee, name: vee, zone: "default", interfaces: [interface],
+                                                          context: nil))
                 (member == 0 ? { first.append(clock.now - start) } : { further.append(clock.now - start) })()
                 vees.append(vee)
             }

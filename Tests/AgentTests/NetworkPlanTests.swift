@@ -49,6 +49,18 @@ import VMI
         #expect(steps == [
             .addFlood(vni: 1000, peer: "10.78.0.13"), .removeFlood(vni: 1000, peer: "10.78.0.12"),
             .writeLeases(vni: 1000, hostsFile: after[0].hostsFile), .reloadDHCP(vni: 1000, subnet: after[0].subnet),
+            // The new member's tap is pinned to its MAC and address.
+            .loadRuleset(NetworkPlan.ruleset(after)),
+        ])
+    }
+
+    @Test func aDHCPServerOfAnOlderAgentIsStartedAgain() {
+        let desired = [network(1000)]
+        var observed = applied(desired)
+        observed.networks[1000]!.dnsmasqCurrent = false
+        #expect(NetworkPlan.steps(desired: desired, observed: observed, underlay: underlay) == [
+            .stopDHCP(vni: 1000), .writeLeases(vni: 1000, hostsFile: desired[0].hostsFile),
+            .startDHCP(vni: 1000, subnet: desired[0].subnet),
         ])
     }
 
@@ -106,7 +118,31 @@ extension NetworkRulesetTests {
         red.limits["veemt0a0b0c"] = 5_000_000
         let blue = DesiredNetwork(vni: 1001, subnet: IPv4Network("10.11.0.0/24")!, leases: [:], peers: [])
         for networks in [[], [red], [red, blue]] {
-            try await HostCommands().run(["nft", "-c", "-f", "-"], stdin: NetworkPlan.ruleset(networks))
+            for port in [nil, 8775] {
+                try await HostCommands().run(["nft", "-c", "-f", "-"],
+                                             stdin: NetworkPlan.ruleset(networks, metadataPort: port))
+            }
         }
+    }
+
+    @Test func eachTapCarriesOnlyItsVEEsMACAndAddress() {
+        let red = DesiredNetwork(vni: 1000, subnet: IPv4Network("10.10.0.0/24")!,
+                                 leases: ["52:54:00:0a:0b:0c": "10.10.0.10"], peers: [])
+        let rules = NetworkPlan.ruleset([red])
+        #expect(rules.contains("iifname \"veemt0a0b0c\" ether saddr != 52:54:00:0a:0b:0c drop"))
+        #expect(rules.contains("iifname \"veemt0a0b0c\" ether type ip ip saddr != { 0.0.0.0, 10.10.0.10 } drop"))
+        #expect(rules.contains("iifname \"veemt0a0b0c\" ether type arp arp saddr ip != { 0.0.0.0, 10.10.0.10 } drop"))
+    }
+
+    @Test func metadataIsForwardedToEachBridgesListenerInItsOwnZone() {
+        let red = DesiredNetwork(vni: 1000, subnet: IPv4Network("10.10.0.0/24")!, leases: [:], peers: [])
+        let blue = DesiredNetwork(vni: 70_000, subnet: IPv4Network("10.10.0.0/24")!, leases: [:], peers: [])
+        let rules = NetworkPlan.ruleset([red, blue], metadataPort: 8775)
+        #expect(rules.contains("iifname \"veemb1000\" ip daddr 169.254.169.254 tcp dport 80 dnat ip to 10.10.0.1:8775"))
+        #expect(rules.contains("iifname \"veemb70000\" ct zone set 4465"))
+        #expect(rules.contains("oifname \"veemb1000\" ct zone set 1000"))
+        // Only what came through the forward reaches the listener.
+        #expect(rules.contains("iifname \"veemb*\" tcp dport 8775 ct status dnat accept"))
+        #expect(!NetworkPlan.ruleset([red]).contains("169.254.169.254"), "no metadata service, no forward")
     }
 }
