@@ -27,7 +27,7 @@ import VeemTestSupport
         sla:
           - SLA(web) = Bronze
         directives:
-          - SPEED(RED) = \(Self.speed / 1_000_000)MBS
+          - SPEED(RED) = \(Self.speed / 1_000)KBS
         """
     }
 
@@ -77,7 +77,9 @@ import VeemTestSupport
         return Int(result.output.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
     }
 
-    static let speed = 1_000_000
+    /// Low enough that a TCG guest on a loaded CI machine still moves more than this (a CI run with the whole suite
+    /// beside it moved only 0.47 MB/s into a guest under a 1 MB/s limit), so the limit, not the guest, sets the rate.
+    static let speed = 300_000
 
     /// `SPEED(RED)` holds on a member's interface both ways: a transfer from its host into the guest and one out
     /// of it. Measured from the member's host, the one place that reaches it on its own bridge, once no other
