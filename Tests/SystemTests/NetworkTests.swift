@@ -77,38 +77,52 @@ import VeemTestSupport
         return Int(result.output.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
     }
 
-    /// Low enough that a TCG guest on a loaded CI machine still moves more than this (a CI run with the whole suite
-    /// beside it moved only 0.47 MB/s into a guest under a 1 MB/s limit), so the limit, not the guest, sets the rate.
+    /// The limit a test service's network gets: low enough that a TCG guest beside the whole suite on two cores
+    /// still moves more (CI once saw a guest take only 0.47 MB/s under a 1 MB/s limit), so the limit sets the rate.
     static let speed = 300_000
+    /// What each transfer moves: the guest's /blob, and as much posted to its sink.
+    static let transferBytes = 3_000_000
 
     /// `SPEED(RED)` holds on a member's interface both ways: a transfer from its host into the guest and one out
-    /// of it. Measured from the member's host, the one place that reaches it on its own bridge, once no other
-    /// network there has the same subnet. The limit lets one second's worth through at first (nftables' bucket),
-    /// so each direction is measured on a second transfer right behind a first.
+    /// of it, measured from the member's host, the one place that reaches it on its own bridge. nftables' bucket
+    /// holds one second's worth, full before a transfer in a direction that has been idle, so a transfer of S bytes
+    /// over T seconds moved (S − rate)/T at the limit's pace; that holds the limit within 10 % exactly when the guest
+    /// keeps up. A loaded machine can starve a TCG guest below the limit for a moment, so a direction is measured up
+    /// to three times; every attempt must stay under the limit, one must reach it.
     func measureSpeed(_ member: Member, testbed: Testbed, site: ShippedSite) async throws {
-        let size = 3 * Self.speed
         let blob = "\(site.directory)/blob"
-        FileManager.default.createFile(atPath: blob, contents: Data(count: size))
-        func transfer(upload: Bool) async throws -> (rate: Double, bytes: Double, output: String) {
-            // One curl, the URL twice: the second transfer follows the first on the same connection at once (a gap
-            // between two processes would refill the bucket and inflate the rate).
+        FileManager.default.createFile(atPath: blob, contents: Data(count: Self.transferBytes))
+        let limit = Double(Self.speed)
+        func transfer(upload: Bool) async throws -> (paced: Double, bytes: Double, output: String) {
             let url = upload ? "http://\(member.address)/cgi-bin/sink" : "http://\(member.address)/blob"
             let arguments = upload
-                ? ["-w", "%{speed_upload} %{size_upload}\n", "-H", "Expect:", "--data-binary", "@\(blob)", url, url]
-                : ["-w", "%{speed_download} %{size_download}\n", url, url]
-            let result = try await testbed.exec(member.host, ["curl", "-s", "-o", "/dev/null", "-o", "/dev/null",
-                                                              "--max-time", "60"] + arguments)
-            let last = result.output.split(separator: "\n").last ?? ""
-            let fields = last.split(separator: " ").compactMap { Double($0) }
-            return fields.count == 2 ? (fields[0], fields[1], result.output) : (0, 0, result.output)
+                ? ["-w", "%{size_upload} %{time_total}\n", "-H", "Expect:", "--data-binary", "@\(blob)", url]
+                : ["-w", "%{size_download} %{time_total}\n", url]
+            let result = try await testbed.exec(member.host, ["curl", "-s", "-o", "/dev/null", "--max-time", "60"]
+                                                + arguments)
+            let fields = result.output.split(whereSeparator: \.isWhitespace).compactMap { Double($0) }
+            guard fields.count == 2, fields[1] > 0 else { return (0, 0, result.output) }
+            return ((fields[0] - limit) / fields[1], fields[0], result.output)
         }
-        let into = try await transfer(upload: true), out = try await transfer(upload: false)
-        print("networks: SPEED(RED) = \(Self.speed) B/s; into the guest \(Int(into.rate)) B/s "
-              + "(\(String(format: "%.3f", into.rate / Double(Self.speed)))×), out of it \(Int(out.rate)) B/s "
-              + "(\(String(format: "%.3f", out.rate / Double(Self.speed)))×)")
-        #expect(into.bytes == Double(size) && out.bytes == Double(size), "whole transfers: \(into) / \(out)")
-        #expect(abs(into.rate / Double(Self.speed) - 1) <= 0.10, "into the guest within 10 %: \(into)")
-        #expect(abs(out.rate / Double(Self.speed) - 1) <= 0.10, "out of the guest within 10 %: \(out)")
+        for upload in [true, false] {
+            let direction = upload ? "into the guest" : "out of it"
+            var attempts: [Double] = []
+            for attempt in 1...3 {
+                if attempt > 1 {
+                    // Not a wait for an event: the bucket refills at the limit's rate, so it is full after a second
+                    // with no traffic that way.
+                    try await Task.sleep(for: .milliseconds(1_500))
+                }
+                let measured = try await transfer(upload: upload)
+                #expect(measured.bytes == Double(Self.transferBytes), "a whole transfer \(direction): \(measured)")
+                #expect(measured.paced / limit <= 1.10, "never above the limit \(direction): \(measured)")
+                attempts.append(measured.paced / limit)
+                if abs(measured.paced / limit - 1) <= 0.10 { break }
+            }
+            print("networks: SPEED(RED) = \(Self.speed) B/s; \(direction) "
+                  + attempts.map { String(format: "%.3f×", $0) }.joined(separator: ", "))
+            #expect(attempts.contains { abs($0 - 1) <= 0.10 }, "\(direction) at the limit within 10 %: \(attempts)")
+        }
     }
 
     func run(_ site: ShippedSite, testbed: Testbed) async throws {
