@@ -90,9 +90,11 @@ extension CoordinatorService {
                     live += added
                 } catch {
                     failure = "\(component.name): \(error)"
-                    // Tried again every tick; said once, and kept on the component until it is filled.
+                    // Tried again every tick; said once when it begins, and kept on the component (its reason
+                    // following the site, as hosts come and go) until it is filled.
                     let reason = "\(live.count) of \(desired) replicas: " + ((error as? VMIError)?.message ?? "\(error)")
-                    if try tx.setShortfall(service: name, component: component.name, reason) {
+                    let began = record.components[component.name]?.shortfall == nil
+                    if try tx.setShortfall(service: name, component: component.name, reason), began {
                         outcome.events.append(SiteEvent(kind: .serviceShortfall,
                                                         message: "\(name)/\(component.name) has \(reason)",
                                                         service: name))
