@@ -1,3 +1,4 @@
+import BlockingIO
 import Daemon
 import EC2
 import Foundation
@@ -134,8 +135,25 @@ public final class AgentService: Service {
                                 diskGiB: Int((disk?.int64Value ?? 0) >> 30)),
             images: images.keys.sorted(), vees: observations, group: configuration.group,
             underlay: configuration.underlayAddress)
-        try await connection.send(Envelope(body: registration, sender: sender), exchange: Topology.eventsExchange,
-                                  routingKey: Topology.hostReportKey(host, "registration"))
+        // Mandatory: at a site's first boot the exchange can exist a moment before the reports queue is bound to
+        // it, and a registration dropped then is never asked for again (the coordinator binds this host's command
+        // queue only when it registers).
+        var backoff = Backoff(initial: .milliseconds(200), maximum: .seconds(5))
+        var warned = false
+        while true {
+            do {
+                return try await connection.send(Envelope(body: registration, sender: sender),
+                                                 exchange: Topology.eventsExchange,
+                                                 routingKey: Topology.hostReportKey(host, "registration"),
+                                                 mandatory: true)
+            } catch MessagingError.unroutable(_, _) {
+                if !warned {
+                    logger.warning("no queue takes host reports yet (the coordinator declares it); registering again")
+                    warned = true
+                }
+                try await Task.sleep(for: backoff.next())
+            }
+        }
     }
 
     /// Publishes an observed state (deduplicated against the last one reported).

@@ -25,6 +25,8 @@ public final class SiteHarness: @unchecked Sendable {
     private var agents: [String: (Task<Void, Error>, AMQPConnection)] = [:]
     private var gateways: [(Task<Void, Error>, AMQPConnection)] = []
     let logger: Logger
+    /// Warnings and errors every service of this site logged.
+    public let logs: LogCapture
 
     /// `images` are the image descriptions every agent offers (by default one named `tiny` with no files, which
     /// the test driver accepts).
@@ -35,9 +37,14 @@ public final class SiteHarness: @unchecked Sendable {
         directory = NSTemporaryDirectory() + "veem-\(broker.vhost)"
         imageDirectory = directory + "/images"
         self.heartbeat = heartbeat
-        var logger = Logger(label: "veem.test")
-        logger.logLevel = ProcessInfo.processInfo.environment["VEEM_TEST_LOG"].flatMap { Logger.Level(rawValue: $0) } ?? .critical
-        self.logger = logger
+        var printed = StreamLogHandler.standardError(label: "veem.test")
+        printed.logLevel = ProcessInfo.processInfo.environment["VEEM_TEST_LOG"].flatMap { Logger.Level(rawValue: $0) }
+            ?? .critical
+        let logs = LogCapture()
+        self.logs = logs
+        logger = Logger(label: "veem.test") { label in
+            MultiplexLogHandler([printed, logs.handler(label: label)])
+        }
         try FileManager.default.createDirectory(atPath: imageDirectory, withIntermediateDirectories: true)
         for image in images {
             try JSONEncoder().encode(image).write(to: URL(fileURLWithPath: "\(imageDirectory)/\(image.name).json"))

@@ -121,6 +121,22 @@ import VMI
         }
     }
 
+    @Test func anAgentRegisteringBeforeTheReportsQueueIsBoundRegistersOnceItIs() async throws {
+        try await withSite { site in
+            let driver = try await sharedTestDriver()
+            let host = uniqueHost()
+            // A site's first boot: the exchanges exist, the coordinator has not yet bound its reports queue.
+            try await site.broker.rabbitmqctl(["delete_queue", "-p", site.broker.vhost, Topology.reportsQueue])
+            async let registered: Void = site.startAgent(host, driver: driver)
+            // A registration dropped then would never be asked for again: no command queue is bound for a host
+            // that has not registered. The agent tries again until a queue takes it.
+            #expect(try await site.logs.wait(for: "no queue takes host reports yet"), "\(site.logs.messages)")
+            try await site.startCoordinator()
+            try await registered
+            #expect(try await site.client.site().hosts.map(\.id) == [host])
+        }
+    }
+
     @Test func aRepeatedRequestIsAnsweredOnceAndChangesNothing() async throws {
         try await withSite { site in
             let driver = try await sharedTestDriver()
