@@ -28,6 +28,21 @@ public final class Inventory: Sendable {
         database.add(transactionObserver: footprints, extent: .databaseLifetime)
     }
 
+    /// Opens an inventory another process keeps (a running coordinator's) for reading only: no migration, no
+    /// write lock taken, so it never waits on, or stalls, the writer.
+    public init(readingOnly path: String) throws {
+        self.path = path
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.busyMode = .timeout(5)
+        configuration.label = "veem.inventory.reader"
+        do {
+            database = try DatabasePool(path: path, configuration: configuration)
+        } catch let error as DatabaseError {
+            throw InventoryUnavailable(path: path, error: error, opening: true)
+        }
+    }
+
     private static func open(_ path: String) throws -> DatabasePool {
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)

@@ -191,14 +191,14 @@ import VMI
             try await site.watcher.wait(forHost: host, up: false, timeout: .seconds(15))
             #expect(try await site.client.site().hosts.first?.state == .down)
             // HOST_DOWN is kept with the time it was judged: after the last heartbeat, not a window earlier.
-            let stored = try await Inventory(path: site.databasePath).read { try $0.events() }
+            let stored = try await Inventory(readingOnly: site.databasePath).read { try $0.events() }
             let down = try #require(stored.last { $0.kind == .hostDown && $0.host == host })
             #expect(down.at.map { $0 >= killed } == true, "HOST_DOWN at \(String(describing: down.at)), killed \(killed)")
             // Nothing can be placed on a host that is down.
             await #expect(throws: VeemClientError.self) { try await site.client.initialize(vee("nowhere")) }
             try await site.startAgent(host, driver: driver)
             #expect(try await site.client.site().hosts.first?.state == .up)
-            let kept = try await Inventory(path: site.databasePath).read { try $0.events() }
+            let kept = try await Inventory(readingOnly: site.databasePath).read { try $0.events() }
             #expect(kept.filter { $0.kind == .hostUp && $0.host == host }.count == 2, "registered, and again: \(kept)")
         }
     }

@@ -84,7 +84,7 @@ import VMI
             #expect(scaled.first { $0.1.message.hasPrefix("shop/Replicas(C3)") }?.1.message.contains("Load(C3)=6000")
                 == true)
             // The decisions are kept in the inventory's event log too.
-            let kept = try Inventory(path: site.databasePath)
+            let kept = try Inventory(readingOnly: site.databasePath)
             let logged = try await kept.read { try $0.events(limit: 1000) }.filter { $0.kind == .serviceScaled }
             #expect(logged.map(\.message) == scaled.map(\.1.message))
             probe.cancel()
