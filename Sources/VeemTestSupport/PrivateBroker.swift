@@ -79,9 +79,26 @@ public final class PrivateBroker: @unchecked Sendable {
         return environment
     }
 
+    /// Spawns the node and waits until it serves. A node that ended before serving (several booting at once on a
+    /// loaded machine can lose a race for epmd) is spawned again, up to three times; one still booting is given
+    /// two minutes.
     private func boot() async throws {
-        try spawn()
-        try await ctl(["wait", directory + "/pid", "--timeout", "60"])
+        for attempt in 1...3 {
+            try spawn()
+            let deadline = ContinuousClock.now + .seconds(120)
+            while ContinuousClock.now < deadline {
+                if (try? await ctl(["wait", directory + "/pid", "--timeout", "10"])) != nil { return }
+                if let node = lock.withLock({ nodeProcess }), !node.isRunning { break }
+            }
+            let running = lock.withLock { nodeProcess }?.isRunning == true
+            let output = (try? String(contentsOfFile: directory + "/server.out", encoding: .utf8)) ?? ""
+            guard attempt < 3, !running else {
+                throw TestSupportError("""
+                    RabbitMQ node \(node) did not serve (\(running ? "still booting after 2 minutes" : "it ended")); \
+                    its output: \(output.suffix(2000))
+                    """)
+            }
+        }
     }
 
     /// Starts the node in the foreground as a child of this process (as systemd runs it), its output in a file.
