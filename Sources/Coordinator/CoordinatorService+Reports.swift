@@ -95,8 +95,8 @@ extension CoordinatorService {
             return try register(registration, tx, now)
         case let heartbeat as Heartbeat:
             let host = heartbeat.host
-            switch try tx.heartbeat(host: host, at: now) {
-            case .known:
+            switch try tx.heartbeat(host: host, at: now, sentAt: message.header.sentAt) {
+            case .known, .stale:
                 return Outcome()
             case .cameBack:
                 // Back from DOWN: whatever it missed goes again.

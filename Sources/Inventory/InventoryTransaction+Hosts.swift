@@ -25,17 +25,25 @@ extension InventoryTransaction {
     }
 
     /// What a heartbeat meant.
-    public enum HeartbeatResult: Sendable { case known, cameBack, unknown }
+    public enum HeartbeatResult: Sendable { case known, cameBack, unknown, stale }
 
     /// Notes a heartbeat: from a known host, one that was DOWN and is back, or one the inventory does not know.
+    /// A heartbeat the host sent (`sentAt`, its clock) before it was judged DOWN, read late from a backlog of
+    /// reports, is no sign of life since: the host stays DOWN until one sent after the judgement arrives.
     @discardableResult
-    public func heartbeat(host: String, at date: Date) throws -> HeartbeatResult {
+    public func heartbeat(host: String, at date: Date, sentAt: Date? = nil) throws -> HeartbeatResult {
         let previous = try String.fetchOne(db.cachedStatement(sql: "SELECT state FROM hosts WHERE id = ?"),
                                            arguments: [host])
         guard let previous else { return .unknown }
+        let down = previous == HostState.down.rawValue
+        if down, let sentAt, let judged = try Date.fetchOne(db, sql: """
+            SELECT MAX(at) FROM events WHERE host = ? AND kind = ?
+            """, arguments: [host, SiteEvent.Kind.hostDown.rawValue]), sentAt < judged {
+            return .stale
+        }
         try execute(sql: "UPDATE hosts SET last_heartbeat = ?, state = 'UP' WHERE id = ?",
                        arguments: [date, host])
-        return previous == HostState.down.rawValue ? .cameBack : .known
+        return down ? .cameBack : .known
     }
 
     /// Drops site events older than `date`.
