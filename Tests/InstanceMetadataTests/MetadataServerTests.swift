@@ -23,7 +23,7 @@ import VMI
     func blockingCurl(_ arguments: [String]) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        process.arguments = ["-s", "--max-time", "5"] + arguments
+        process.arguments = ["-s", "--max-time", "30"] + arguments  // beside the whole suite an answer can take seconds
         let pipe = Pipe()
         process.standardOutput = pipe
         try process.run()
