@@ -137,8 +137,18 @@ import VeemTestSupport
                 #expect(!console.contains(Self.key(other)), "\(guest.name) saw nothing of \(other)'s")
             }
             #expect(Set(all.map(\.host)).count == 2, "the service spans both hosts: \(all.map(\.host))")
-            // Not shown here yet: a guest passing for its neighbour being refused (the tap rules and the responder's
-            // tests cover it in parts).
+            // db's user data passes for a neighbour (its address, its own MAC and tap): the host drops it before
+            // the metadata service, and answers db again once it is itself.
+            for guest in all where guest.component == "db" {
+                let spoofed = try await eventually(timeout: .seconds(150)) {
+                    TestbedSite.console(site, host: guest.host, vee: guest.id).contains("VEEM-TEST-SPOOF restored")
+                }
+                let console = TestbedSite.console(site, host: guest.host, vee: guest.id)
+                #expect(spoofed, "\(guest.name) tried a neighbour's address: \(console.suffix(800))")
+                #expect(console.contains("VEEM-TEST-SPOOF refused") && !console.contains("VEEM-TEST-SPOOF answered"),
+                        "\(guest.name) passing for a neighbour was refused: \(console.suffix(800))")
+                #expect(console.contains("VEEM-TEST-SPOOF restored \(guest.name)"), "\(console.suffix(800))")
+            }
 
             // One listener per host with members, on its bridge's gateway; it is back after an agent restart.
             for host in testbed.hosts {
