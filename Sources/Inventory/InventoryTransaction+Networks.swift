@@ -11,12 +11,16 @@ public struct NetworkRequest: Sendable, Equatable {
     /// decides it.
     public var subnet: IPv4Network?
     public var bytesPerSecond: Double?
+    /// The member's address, when its requester chose it (EC2's PrivateIpAddress); nil takes the lowest free one.
+    public var address: IPv4Address?
 
-    public init(scope: String, name: String, subnet: IPv4Network? = nil, bytesPerSecond: Double? = nil) {
+    public init(scope: String, name: String, subnet: IPv4Network? = nil, bytesPerSecond: Double? = nil,
+                address: IPv4Address? = nil) {
         self.scope = scope
         self.name = name
         self.subnet = subnet
         self.bytesPerSecond = bytesPerSecond
+        self.address = address
     }
 }
 
@@ -46,7 +50,8 @@ extension InventoryTransaction {
         for request in networks {
             let network = try ensureNetwork(request, pool: pool)
             let mac = try freeMAC()
-            let address = try freeAddress(vni: network.vni, in: network.subnet)
+            let address = try request.address.map { try chosenAddress($0, vni: network.vni, in: network.subnet) }
+                ?? freeAddress(vni: network.vni, in: network.subnet)
             try execute(sql: "INSERT INTO interfaces (vee, vni, mac, address) VALUES (?, ?, ?, ?)",
                         arguments: [vee, network.vni, mac, address.description])
             interfaces.append(VEEInterface(network: request.name, vni: network.vni, mac: mac,
@@ -136,6 +141,28 @@ extension InventoryTransaction {
         }
         throw VMIError(code: .insufficientCapacity, field: "networks",
                        message: "network \(subnet) has no free address left")
+    }
+
+    /// A chosen address, if it is a member address of `subnet` nobody on the network holds.
+    private func chosenAddress(_ address: IPv4Address, vni: Int, in subnet: IPv4Network) throws -> IPv4Address {
+        guard subnet.contains(address), address != subnet.address, address != subnet.broadcast,
+              address != subnet.host(1) else {
+            throw VMIError(code: .invalidParameter, field: "networks",
+                           message: "\(address) is not a member address of \(subnet)")
+        }
+        let used = try Bool.fetchOne(db, sql: "SELECT 1 FROM interfaces WHERE vni = ? AND address = ?",
+                                     arguments: [vni, address.description]) ?? false
+        guard !used else {
+            throw VMIError(code: .invalidParameter, field: "networks", message: "\(address) is in use in \(subnet)")
+        }
+        return address
+    }
+
+    /// The addresses held on a network (by VEEs not yet reported destroyed); none when it has no members.
+    public func addressesInUse(scope: String, network name: String) throws -> Set<String> {
+        Set(try String.fetchAll(db, sql: """
+            SELECT i.address FROM interfaces i JOIN networks n ON n.vni = i.vni WHERE n.scope = ? AND n.name = ?
+            """, arguments: [scope, name]))
     }
 
     /// The VXLAN peers of every network `host` has members of, with the host's network generation bumped.
