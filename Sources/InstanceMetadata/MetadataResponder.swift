@@ -110,8 +110,16 @@ public struct MetadataResponder: Sendable {
         for (index, key) in (guest.context?.publicKeys ?? []).enumerated() {
             values["meta-data/public-keys/\(index)/openssh-key"] = key + "\n"
         }
-        let document: [String: String] = ["instanceId": guest.name, "availabilityZone": guest.zone,
+        var document: [String: String] = ["instanceId": guest.name, "availabilityZone": guest.zone,
                                           "privateIp": interface.address, "version": "2017-09-30"]
+        if let image = guest.context?.imageId {
+            values["meta-data/ami-id"] = image
+            document["imageId"] = image
+        }
+        if let type = guest.context?.instanceType {
+            values["meta-data/instance-type"] = type
+            document["instanceType"] = type
+        }
         if let json = try? JSONSerialization.data(withJSONObject: document, options: [.sortedKeys]) {
             values["dynamic/instance-identity/document"] = String(decoding: json, as: UTF8.self)
         }

@@ -9,11 +9,17 @@ public struct GuestContext: Codable, Sendable, Equatable {
     public var keyName: String?
     /// OpenSSH public key lines (`ssh-ed25519 AAAA… comment`) the guest authorises.
     public var publicKeys: [String]?
+    /// The image and instance type an EC2 instance was launched with (meta-data `ami-id`, `instance-type`).
+    public var imageId: String?
+    public var instanceType: String?
 
-    public init(userData: String? = nil, keyName: String? = nil, publicKeys: [String]? = nil) {
+    public init(userData: String? = nil, keyName: String? = nil, publicKeys: [String]? = nil,
+                imageId: String? = nil, instanceType: String? = nil) {
         self.userData = userData
         self.keyName = keyName
         self.publicKeys = publicKeys
+        self.imageId = imageId
+        self.instanceType = instanceType
     }
 
     /// EC2's limit on user data: 16 KiB before encoding.
@@ -42,6 +48,11 @@ public struct GuestContext: Codable, Sendable, Equatable {
         if let keyName, keyName.isEmpty || keyName.utf8.count > 255
             || !keyName.unicodeScalars.allSatisfy({ $0.isASCII && $0.value >= 0x20 && $0.value < 0x7f }) {
             bad("keyName", "must be 1-255 printable ASCII characters")
+        }
+        for (field, value) in [("imageId", imageId), ("instanceType", instanceType)] {
+            if let value, value.isEmpty || value.utf8.count > 64 || !value.allSatisfy({ $0.isASCII && !$0.isWhitespace }) {
+                bad(field, "must be 1-64 ASCII characters without spaces")
+            }
         }
         let keys = publicKeys ?? []
         if keys.count > Self.maxPublicKeys {

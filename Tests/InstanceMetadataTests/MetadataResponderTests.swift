@@ -57,6 +57,20 @@ import VMI
         let document = try? JSONSerialization.jsonObject(
             with: get("/latest/dynamic/instance-identity/document", web).body) as? [String: String]
         #expect(document?["instanceId"] == "shop-web-1" && document?["privateIp"] == "10.10.0.10")
+        // A service's VEE has no image id or instance type of EC2's.
+        #expect(get("/latest/meta-data/ami-id", web).status == 404)
+    }
+
+    @Test func anEC2InstanceReadsItsImageAndType() {
+        var instance = web
+        instance.name = "i-0123456789abcdef0"
+        instance.context?.imageId = "ami-0000000000000002b"
+        instance.context?.instanceType = "t2.nano"
+        #expect(text(get("/latest/meta-data/ami-id", instance)) == "ami-0000000000000002b")
+        #expect(text(get("/latest/meta-data/instance-type", instance)) == "t2.nano")
+        let document = try? JSONSerialization.jsonObject(
+            with: get("/latest/dynamic/instance-identity/document", instance).body) as? [String: String]
+        #expect(document?["imageId"] == "ami-0000000000000002b" && document?["instanceType"] == "t2.nano")
     }
 
     @Test func withoutUserDataOrKeysThoseAreNotFound() {
