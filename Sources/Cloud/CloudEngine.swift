@@ -108,7 +108,7 @@ final class CloudCall {
     static let actions: [String: Action] = {
         var all: [String: Action] = [:]
         for table in [instanceActions, imageActions, keyPairActions, securityGroupActions, addressActions,
-                      volumeActions, tagActions, siteActions, serviceActions, statusActions, attributeActions,
+                      volumeActions, tagActions, siteActions, serviceActions, statusActions, attributeActions, vpcActions,
                       consoleActions] {
             all.merge(table) { first, _ in first }
         }

@@ -22,6 +22,10 @@ struct InstanceRecord: StoredResource {
     var disableApiTermination: Bool?
     /// InstanceInitiatedShutdownBehavior: stop (default) or terminate.
     var shutdownBehavior: String?
+    /// Its subnet and VPC, and the id of its one network interface there; nil for instances launched before VPCs.
+    var subnetId: String?
+    var vpcId: String?
+    var networkInterfaceId: String?
 }
 
 /// One RunInstances call's instances, found again by its ClientToken.
@@ -43,6 +47,8 @@ struct Instance {
     var volumes: [(String, VolumeRecord.Attachment)] = []
     var id: String { owned.id }
     var record: InstanceRecord { owned.body }
+    /// Its interface on its subnet's network, as the inventory allocated it.
+    var interface: VEEInterface? { record.subnetId == nil ? nil : vee.interfaces?.first }
 }
 
 extension CloudCall {
@@ -85,7 +91,7 @@ extension CloudCall {
             .text("instanceId", instance.id),
             .text("imageId", record.imageId),
             .element("instanceState", [.text("code", "\(instance.state.code)"), .text("name", instance.state.name)]),
-            .text("privateDnsName", ""),
+            .text("privateDnsName", privateDnsName(instance.interface?.address)),
             .text("dnsName", ""),
             .text("reason", instance.state.reason?.message ?? ""),
         ]
@@ -102,9 +108,16 @@ extension CloudCall {
         if let reason = instance.state.reason {
             item.append(.element("stateReason", [.text("code", reason.code), .text("message", reason.message)]))
         }
+        if let interface = instance.interface {
+            item.append(.text("privateIpAddress", interface.address))
+        }
         if let ip = instance.publicIp { item.append(.text("ipAddress", ip)) }
+        if let subnet = record.subnetId, let vpc = record.vpcId {
+            item += [.text("subnetId", subnet), .text("vpcId", vpc), .text("sourceDestCheck", "true"),
+                     .items("networkInterfaceSet", try networkInterface(of: instance).map { [$0] } ?? [])]
+        }
         // The root disk is the VEE's own (not an EC2 volume), so it is instance-store on the first virtio disk;
-        // attached volumes are the block device mappings. No metadata service yet: its endpoint is disabled.
+        // attached volumes are the block device mappings. The metadata service is on every network of the host.
         item += [
             .text("architecture", "x86_64"),
             .text("rootDeviceType", "instance-store"),
@@ -114,7 +127,8 @@ extension CloudCall {
             .text("hypervisor", "xen"),
             .element("hibernationOptions", [.text("configured", "false")]),
             .element("metadataOptions", [.text("state", "applied"), .text("httpTokens", "optional"),
-                                         .text("httpPutResponseHopLimit", "1"), .text("httpEndpoint", "disabled"),
+                                         .text("httpPutResponseHopLimit", "1"),
+                                         .text("httpEndpoint", instance.interface == nil ? "disabled" : "enabled"),
                                          .text("httpProtocolIpv6", "disabled"),
                                          .text("instanceMetadataTags", "disabled")]),
             .element("cpuOptions", [.text("coreCount", "\(type?.cpus ?? instance.vee.spec.cpus)"),

@@ -67,35 +67,29 @@ extension CloudCall {
             }
         }
         // What the guest reads from its host's metadata service.
-        let context = form["UserData"] == nil && key == nil ? nil
-            : GuestContext(userData: form["UserData"], keyName: keyName, publicKeys: key.map { [$0.publicKey] })
+        let context = GuestContext(userData: form["UserData"], keyName: keyName, publicKeys: key.map { [$0.publicKey] },
+                                   imageId: image.id, instanceType: type.name)
         let behavior = form["InstanceInitiatedShutdownBehavior"]
         if let behavior { try Self.checkShutdownBehavior(behavior) }
 
+        let (subnets, address) = try launchSubnets(zone: zone, count: maxCount)
+
         let reservationId = ResourceID.make("r")
-        var vees: [VEEView] = []
-        var count = maxCount
-        while true {
-            let admissions = (0..<count).map { _ in
-                Admission(spec: VEESpec(name: ResourceID.make("i"), cpus: type.cpus, memoryMiB: type.memoryMiB,
-                                        diskGiB: type.diskGiB, image: image.location, context: context),
-                          slaClass: "")
-            }
-            do {
-                vees = try tx.isolated { try operations.launch(admissions, zone: zone, tx, now, &effects) }
-                break
-            } catch let error as VMIError where error.code == .insufficientCapacity && count > minCount {
-                count = minCount
-            }
+        let (vees, subnet) = try launch(into: subnets, minCount: minCount, maxCount: maxCount) { subnet in
+            var network = subnet.network
+            network.address = address
+            let spec = VEESpec(name: ResourceID.make("i"), cpus: type.cpus, memoryMiB: type.memoryMiB,
+                               diskGiB: type.diskGiB, image: image.location, networks: [subnet.id], context: context)
+            return Admission(spec: spec, slaClass: "", networks: [network])
         }
-        let hostGroups = try tx.hostGroups()
         for (index, vee) in vees.enumerated() {
             let record = InstanceRecord(vee: vee.id, reservationId: reservationId, imageId: image.id, instanceType: type.name,
-                                        keyName: keyName, groups: groups, zone: hostGroups[vee.host] ?? zone ?? "default",
+                                        keyName: keyName, groups: groups, zone: subnet.body.zone,
                                         launchTime: now, launchIndex: index, userData: form["UserData"],
                                         clientToken: token,
                                         disableApiTermination: form.bool("DisableApiTermination") ? true : nil,
-                                        shutdownBehavior: behavior)
+                                        shutdownBehavior: behavior, subnetId: subnet.id, vpcId: subnet.body.vpc,
+                                        networkInterfaceId: ResourceID.make("eni"))
             try insert(record, id: vee.spec.name,
                        duplicate: EC2Error("InternalError", "instance id collision", status: 500))
             _ = try operations.control(vee.id, .activate, tx, now, &effects)
@@ -105,6 +99,30 @@ extension CloudCall {
                    token: token, duplicate: EC2Error("IdempotentParameterMismatch", "ClientToken reused"))
         try applyTagSpecifications("instance", to: ids)
         return try reservationBody(reservationId, instances(ids))
+    }
+
+    /// Launches as many instances as fit, from `maxCount` down to `minCount`, into the first of `subnets` (each in
+    /// its own zone) with room for them; when none has, the last refusal is the answer.
+    func launch(into subnets: [Owned<SubnetRecord>], minCount: Int, maxCount: Int,
+                admission: (Owned<SubnetRecord>) -> Admission) throws -> ([VEEView], Owned<SubnetRecord>) {
+        var refusal: Error = EC2Error("InsufficientInstanceCapacity", "no subnet to launch into")
+        for subnet in subnets {
+            var count = maxCount
+            while true {
+                let admissions = (0..<count).map { _ in admission(subnet) }
+                do {
+                    let vees = try tx.isolated {
+                        try operations.launch(admissions, zone: subnet.body.zone, tx, now, &effects)
+                    }
+                    return (vees, subnet)
+                } catch let error as VMIError where error.code == .insufficientCapacity {
+                    refusal = error
+                    guard count > minCount else { break }
+                    count = minCount
+                }
+            }
+        }
+        throw refusal
     }
 
     /// SecurityGroupId.N and SecurityGroup.N (names), or the account's default group.

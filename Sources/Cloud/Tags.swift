@@ -6,14 +6,15 @@ extension CloudCall {
     static let resourceTypes = [
         InstanceRecord.kind: "instance", VolumeRecord.kind: "volume", SecurityGroupRecord.kind: "security-group",
         ImageRecord.kind: "image", AddressRecord.kind: "elastic-ip", KeyPairRecord.kind: "key-pair",
-        ReservationRecord.kind: "reservation",
+        ReservationRecord.kind: "reservation", VpcRecord.kind: "vpc", SubnetRecord.kind: "subnet",
     ]
 
     /// The not-found code EC2 gives for an id, by its prefix.
     static func notFoundCode(_ id: String) -> String {
         let codes = ["i": "InvalidInstanceID.NotFound", "vol": "InvalidVolume.NotFound", "sg": "InvalidGroup.NotFound",
                      "ami": "InvalidAMIID.NotFound", "eipalloc": "InvalidAllocationID.NotFound",
-                     "key": "InvalidKeyPair.NotFound"]
+                     "key": "InvalidKeyPair.NotFound", "vpc": "InvalidVpcID.NotFound",
+                     "subnet": "InvalidSubnetID.NotFound"]
         return id.split(separator: "-").first.flatMap { codes[String($0)] } ?? "InvalidID"
     }
 

@@ -49,6 +49,7 @@ import VMI
     @Test func oneAccountCannotSeeOrTouchAnothersResources() async throws { try await scenario("isolation") }
     @Test func badInputGetsTheEC2ErrorAndChangesNothing() async throws { try await scenario("bad_input") }
     @Test func accountAttributesInstanceStatusAndPagesAsToolsUseThem() async throws { try await scenario("tools") }
+    @Test func vpcsSubnetsAndNetworkInterfacesAsEC2HasThem() async throws { try await scenario("vpcs") }
     /// Every answer holds only members of botocore's output shape, typed right, and what EC2 always returns.
     @Test func everyAnswerFitsBotocoresServiceModel() async throws { try await scenario("model") }
     @Test func pauseSuspendAndServiceManifestsThroughTheQueryAPI() async throws { try await scenario("extensions") }

@@ -157,10 +157,16 @@ def main():
     ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[
         {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "203.0.113.0/24"}]}])
     ec2.describe_security_groups()
+    ec2.describe_vpcs()
+    ec2.describe_subnets()
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24", AvailabilityZone=zone)["Subnet"]["SubnetId"]
+    ec2.modify_subnet_attribute(SubnetId=subnet, MapPublicIpOnLaunch={"Value": False})
     run = ec2.run_instances(ImageId=IMAGE, InstanceType="t2.nano", MinCount=1, MaxCount=1, KeyName="model-key",
-                            SecurityGroupIds=[group])
+                            SecurityGroupIds=[group], SubnetId=subnet, PrivateIpAddress="10.9.1.7")
     instance = run["Instances"][0]["InstanceId"]
     ec2.get_waiter("instance_running").wait(InstanceIds=[instance], WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    ec2.describe_network_interfaces()
     ec2.describe_instances()
     ec2.describe_instances(MaxResults=5)
     ec2.describe_instance_status(IncludeAllInstances=True)
@@ -193,6 +199,8 @@ def main():
     ec2.terminate_instances(InstanceIds=[instance])
     ec2.get_waiter("instance_terminated").wait(InstanceIds=[instance], WaiterConfig={"Delay": 1, "MaxAttempts": 60})
     ec2.delete_security_group(GroupId=group)
+    ec2.delete_subnet(SubnetId=subnet)
+    ec2.delete_vpc(VpcId=vpc)
     ec2.delete_key_pair(KeyName="model-key")
     ec2.delete_key_pair(KeyName="model-imported")
 

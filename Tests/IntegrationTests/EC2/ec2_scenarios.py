@@ -414,6 +414,89 @@ def bad_input():
     print("ok bad_input", len(cases) + 3, "cases")
 
 
+def vpcs():
+    """The default VPC and its subnet per zone; a VPC and subnet of one's own; instances on a subnet at an address
+    chosen or given, each with its one network interface; what refuses and what may not be deleted yet."""
+    ec2, other = client(A), client(B)
+    default = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"]
+    assert len(default) == 1 and default[0]["CidrBlock"] == "172.31.0.0/16" and default[0]["IsDefault"], default
+    zones = [z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"]]
+    defaults = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [default[0]["VpcId"]]}])["Subnets"]
+    assert sorted(s["AvailabilityZone"] for s in defaults) == sorted(zones), defaults
+    assert all(s["DefaultForAz"] and s["CidrBlock"].endswith("/20") for s in defaults), defaults
+    assert defaults[0]["CidrBlock"] == "172.31.0.0/20" and defaults[0]["AvailableIpAddressCount"] == 4091, defaults
+
+    vpc = aws("create-vpc", "--cidr-block", "10.1.0.0/16",
+              "--tag-specifications", "ResourceType=vpc,Tags=[{Key=Name,Value=shop}]")["Vpc"]
+    assert vpc["CidrBlock"] == "10.1.0.0/16" and not vpc["IsDefault"] and vpc["State"] == "available", vpc
+    assert {"Key": "Name", "Value": "shop"} in vpc["Tags"], vpc
+    vpc_id = vpc["VpcId"]
+    subnet = aws("create-subnet", "--vpc-id", vpc_id, "--cidr-block", "10.1.1.0/24",
+                 "--availability-zone", zones[0])["Subnet"]
+    assert subnet["VpcId"] == vpc_id and subnet["AvailableIpAddressCount"] == 251 and not subnet["DefaultForAz"]
+    subnet_id = subnet["SubnetId"]
+    for cidr, code in [("10.2.0.0/24", "InvalidSubnet.Range"), ("10.1.1.128/25", "InvalidSubnet.Conflict"),
+                       ("10.1.2.0/29", "InvalidSubnet.Range"), ("10.1.2.1/24", "InvalidParameterValue")]:
+        expect_error(code, ec2.create_subnet, VpcId=vpc_id, CidrBlock=cidr)
+    expect_error("InvalidParameterValue", ec2.create_subnet, VpcId=vpc_id, CidrBlock="10.1.3.0/24",
+                 AvailabilityZone="nowhere")
+    expect_error("InvalidVpc.Range", ec2.create_vpc, CidrBlock="10.0.0.0/8")
+    expect_error("InvalidParameterValue", ec2.create_vpc, CidrBlock="10.0.0.0/33")
+    expect_error("InvalidVpcID.NotFound", ec2.create_subnet, VpcId="vpc-0123456789abcdef0", CidrBlock="10.1.3.0/24")
+    expect_error("InvalidVpcID.NotFound", other.describe_vpcs, VpcIds=[vpc_id])
+    expect_error("InvalidSubnetID.NotFound", other.run_instances, ImageId=IMAGE, MinCount=1, MaxCount=1,
+                 SubnetId=subnet_id)
+    aws("modify-subnet-attribute", "--subnet-id", subnet_id, "--map-public-ip-on-launch")
+    assert ec2.describe_subnets(SubnetIds=[subnet_id])["Subnets"][0]["MapPublicIpOnLaunch"]
+
+    # An address given, and the next one free; the interface is the VEE's, with its MAC.
+    given = aws("run-instances", "--image-id", IMAGE, "--instance-type", "t2.nano", "--subnet-id", subnet_id,
+                "--private-ip-address", "10.1.1.20")["Instances"][0]
+    assert given["PrivateIpAddress"] == "10.1.1.20" and given["SubnetId"] == subnet_id and given["VpcId"] == vpc_id
+    interface = given["NetworkInterfaces"][0]
+    assert interface["PrivateIpAddress"] == "10.1.1.20" and interface["MacAddress"].startswith("52:54:00:"), interface
+    assert interface["NetworkInterfaceId"].startswith("eni-") and interface["Attachment"]["DeviceIndex"] == 0
+    assert given["PrivateDnsName"] == f"ip-10-1-1-20.{REGION}.compute.internal", given["PrivateDnsName"]
+    chosen = ec2.run_instances(ImageId=IMAGE, MinCount=1, MaxCount=1, SubnetId=subnet_id)["Instances"][0]
+    assert chosen["PrivateIpAddress"] == "10.1.1.10", chosen["PrivateIpAddress"]
+    plain = ec2.run_instances(ImageId=IMAGE, MinCount=1, MaxCount=1)["Instances"][0]
+    assert plain["VpcId"] == default[0]["VpcId"] and plain["PrivateIpAddress"].startswith("172.31."), plain
+    before = instance_ids(ec2)
+    for params, code in [({"PrivateIpAddress": "10.1.1.20"}, "InvalidIPAddress.InUse"),
+                         ({"PrivateIpAddress": "10.1.9.20"}, "InvalidParameterValue"),
+                         ({"PrivateIpAddress": "10.1.1.2"}, "InvalidParameterValue"),
+                         ({"PrivateIpAddress": "10.1.1.300"}, "InvalidParameterValue"),
+                         ({"PrivateIpAddress": "10.1.1.30", "MaxCount": 2}, "InvalidParameterCombination"),
+                         ({"SubnetId": "subnet-0123456789abcdef0"}, "InvalidSubnetID.NotFound"),
+                         ({"Placement": {"AvailabilityZone": "elsewhere"}}, "InvalidParameterValue")]:
+        merged = {"ImageId": IMAGE, "MinCount": 1, "MaxCount": 1, "SubnetId": subnet_id, **params}
+        expect_error(code, ec2.run_instances, **merged)
+    assert instance_ids(ec2) == before, "a refused launch launched something"
+    assert ec2.describe_subnets(SubnetIds=[subnet_id])["Subnets"][0]["AvailableIpAddressCount"] == 249
+
+    interfaces = ec2.describe_network_interfaces(
+        Filters=[{"Name": "subnet-id", "Values": [subnet_id]}])["NetworkInterfaces"]
+    assert sorted(i["PrivateIpAddress"] for i in interfaces) == ["10.1.1.10", "10.1.1.20"], interfaces
+    mine = ec2.describe_network_interfaces(
+        Filters=[{"Name": "attachment.instance-id", "Values": [given["InstanceId"]]}])["NetworkInterfaces"]
+    assert [i["MacAddress"] for i in mine] == [interface["MacAddress"]], mine
+    assert mine[0]["Attachment"]["InstanceId"] == given["InstanceId"] and mine[0]["Status"] == "in-use", mine
+    expect_error("InvalidNetworkInterfaceID.NotFound", other.describe_network_interfaces,
+                 NetworkInterfaceIds=[interface["NetworkInterfaceId"]])
+
+    # Nothing in use may go; once its instances are gone, all of it may.
+    expect_error("DependencyViolation", ec2.delete_subnet, SubnetId=subnet_id)
+    expect_error("DependencyViolation", ec2.delete_vpc, VpcId=vpc_id)
+    ids = [given["InstanceId"], chosen["InstanceId"], plain["InstanceId"]]
+    ec2.terminate_instances(InstanceIds=ids)
+    ec2.get_waiter("instance_terminated").wait(InstanceIds=ids, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    assert ec2.describe_network_interfaces(NetworkInterfaceIds=[])["NetworkInterfaces"] == []
+    ec2.delete_subnet(SubnetId=subnet_id)
+    ec2.delete_vpc(VpcId=vpc_id)
+    assert [v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"]] == [default[0]["VpcId"]]
+    print("ok vpcs")
+
+
 def tools():
     """What awscli, boto3, Terraform and Ansible call first: account attributes, instance status (and awscli's
     instance-status-ok waiter), pages of every paginated Describe with boto3's paginators."""
@@ -512,4 +595,4 @@ def attributes_of_an_instance(ec2):
 
 if __name__ == "__main__":
     {"lifecycle": lifecycle, "extensions": extensions, "resources": resources, "isolation": isolation,
-     "bad_input": bad_input, "tools": tools, "model": lambda: __import__("ec2_model").main()}[sys.argv[1]]()
+     "bad_input": bad_input, "tools": tools, "vpcs": vpcs, "model": lambda: __import__("ec2_model").main()}[sys.argv[1]]()
