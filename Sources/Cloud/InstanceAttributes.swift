@@ -81,6 +81,7 @@ extension CloudCall {
             var spec = instance.vee.spec
             spec.cpus = type.cpus
             spec.memoryMiB = type.memoryMiB
+            spec.context?.instanceType = type.name
             guard try operations.resize(instance.vee, to: spec, tx, now, &effects) != nil else {
                 throw EC2Error("InsufficientInstanceCapacity", "The host of '\(instance.id)' has no room for "
                     + "\(type.name) (\(type.cpus) CPUs, \(type.memoryMiB) MiB)", status: 500)
@@ -88,8 +89,20 @@ extension CloudCall {
             instance.owned.body.instanceType = type.name
         case "userData":
             try requireStopped()
-            guard Data(base64Encoded: value) != nil else {
+            guard let bytes = Data(base64Encoded: value) else {
                 throw EC2Error.invalidParameterValue("UserData", "must be base64")
+            }
+            guard bytes.count <= GuestContext.maxUserDataBytes else {
+                throw EC2Error.invalidParameterValue("UserData", "must be at most \(GuestContext.maxUserDataBytes) "
+                    + "bytes before encoding, got \(bytes.count)")
+            }
+            // The guest reads it from the metadata service from its next boot on.
+            var spec = instance.vee.spec
+            var context = spec.context ?? GuestContext()
+            context.userData = value.isEmpty ? nil : value
+            spec.context = context
+            guard try operations.resize(instance.vee, to: spec, tx, now, &effects) != nil else {
+                throw EC2Error("InternalError", "the user data of '\(instance.id)' could not be recorded", status: 500)
             }
             instance.owned.body.userData = value.isEmpty ? nil : value
         case "disableApiTermination":
