@@ -6,8 +6,13 @@ public struct AWSCLI: Sendable {
     public let endpoint: String
     let environment: [String: String]
 
-    public init(endpoint: String, accessKey: String, secret: String, region: String = "site1") {
+    /// What runs `aws` where the gateway listens (a testbed's control node); empty for the root namespace.
+    let launcher: [String]
+
+    public init(endpoint: String, accessKey: String, secret: String, region: String = "site1",
+                launcher: [String] = []) {
         self.endpoint = endpoint
+        self.launcher = launcher
         var environment = ProcessInfo.processInfo.environment
         environment["AWS_ACCESS_KEY_ID"] = accessKey
         environment["AWS_SECRET_ACCESS_KEY"] = secret
@@ -20,10 +25,13 @@ public struct AWSCLI: Sendable {
 
     /// Runs `aws ec2 ARGUMENTS…` and returns its trimmed output; a failure throws with it.
     @discardableResult
-    public func ec2(_ arguments: String...) async throws -> String {
-        let result = try await ExternalCommand.run("/usr/bin/env", ["aws", "--endpoint-url", endpoint,
-                                                                   "--output", "text", "ec2"] + arguments,
-                                                   environment: environment)
+    public func ec2(_ arguments: String...) async throws -> String { try await ec2(arguments) }
+
+    @discardableResult
+    public func ec2(_ arguments: [String]) async throws -> String {
+        let command = launcher + ["/usr/bin/env", "aws", "--endpoint-url", endpoint, "--output", "text", "ec2"]
+            + arguments
+        let result = try await ExternalCommand.run(command[0], Array(command.dropFirst()), environment: environment)
         guard result.status == 0 else { throw TestSupportError("aws ec2 \(arguments): \(result.output)") }
         return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
     }

@@ -42,12 +42,13 @@ enum TestbedSite {
     /// Starts the coordinator in the control node and an agent in each host, and waits until every host is UP.
     /// Returns the broker URL, which veemctl (run in the control node) uses too.
     @discardableResult
-    static func start(_ site: ShippedSite, testbed: Testbed, port: Int, networks: Bool = false) async throws -> String {
+    static func start(_ site: ShippedSite, testbed: Testbed, port: Int, networks: Bool = false,
+                      coordinator extra: [String: String] = [:]) async throws -> String {
         let url = "amqp://guest:guest@\(Testbed.controlAddress):\(port)/\(site.broker.vhost)"
         try await site.start("veem-coordinator", name: "coordinator", settings: [
             "VEEM_SITE": "site1", "VEEM_DATABASE": site.directory + "/coordinator.sqlite", "VEEM_AMQP_URL": url,
             "VEEM_HEARTBEAT_SECONDS": "1", "VEEM_PLACEMENT_WEIGHER": "spread",
-        ], launcher: testbed.launcher("ctl"))
+        ].merging(extra) { $1 }, launcher: testbed.launcher("ctl"))
         for host in testbed.hosts {
             // qemu:///system inside the host's mount namespace is that host's own libvirtd.
             try await site.start("veem-agent", name: host,
