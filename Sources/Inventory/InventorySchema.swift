@@ -210,6 +210,36 @@ enum InventorySchema {
                 END;
                 """)
         }
+        migrator.registerMigration("v10: each EC2 instance's security groups as its host enforces them") { db in
+            // Written by the EC2 model when what a VEE may send or receive changes. A VEE's firewall is told to its
+            // host; its membership of a group (`firewall_members`) to the hosts of every VEE whose rules name that
+            // group (`firewall_refs`), so a launch costs its own rows, not a rewrite of every member's rules.
+            try db.execute(sql: """
+                CREATE TABLE firewalls (vee TEXT PRIMARY KEY, body TEXT NOT NULL) WITHOUT ROWID;
+                CREATE TABLE firewall_members (grp TEXT NOT NULL, vee TEXT NOT NULL, address TEXT NOT NULL,
+                                               PRIMARY KEY (grp, vee)) WITHOUT ROWID;
+                CREATE TABLE firewall_refs (grp TEXT NOT NULL, vee TEXT NOT NULL, PRIMARY KEY (grp, vee)) WITHOUT ROWID;
+                CREATE INDEX firewall_members_vee ON firewall_members(vee);
+                CREATE INDEX firewall_refs_vee ON firewall_refs(vee);
+                CREATE TRIGGER firewall_insert AFTER INSERT ON firewalls BEGIN
+                    INSERT OR IGNORE INTO network_changes (vni) SELECT vni FROM interfaces WHERE vee = NEW.vee;
+                END;
+                CREATE TRIGGER firewall_update AFTER UPDATE ON firewalls BEGIN
+                    INSERT OR IGNORE INTO network_changes (vni) SELECT vni FROM interfaces WHERE vee = NEW.vee;
+                END;
+                CREATE TRIGGER firewall_delete AFTER DELETE ON firewalls BEGIN
+                    INSERT OR IGNORE INTO network_changes (vni) SELECT vni FROM interfaces WHERE vee = OLD.vee;
+                END;
+                CREATE TRIGGER firewall_member_insert AFTER INSERT ON firewall_members BEGIN
+                    INSERT OR IGNORE INTO network_changes (vni)
+                        SELECT i.vni FROM firewall_refs r JOIN interfaces i ON i.vee = r.vee WHERE r.grp = NEW.grp;
+                END;
+                CREATE TRIGGER firewall_member_delete AFTER DELETE ON firewall_members BEGIN
+                    INSERT OR IGNORE INTO network_changes (vni)
+                        SELECT i.vni FROM firewall_refs r JOIN interfaces i ON i.vee = r.vee WHERE r.grp = OLD.grp;
+                END;
+                """)
+        }
         return migrator
     }
 }

@@ -67,6 +67,7 @@ extension InventoryTransaction {
     func releaseInterfaces(vee: String) throws -> Set<Int> {
         let vnis = Set(try Int.fetchAll(db, sql: "SELECT vni FROM interfaces WHERE vee = ?", arguments: [vee]))
         guard !vnis.isEmpty else { return [] }
+        try setFirewall(nil, vee: vee)
         try execute(sql: "DELETE FROM interfaces WHERE vee = ?", arguments: [vee])
         for vni in vnis {
             try execute(sql: """
@@ -183,8 +184,50 @@ extension InventoryTransaction {
             let underlay: String? = row["underlay"]
             peers[vni, default: []].formUnion(underlay.map { [$0] } ?? [])
         }
+        let firewalls = try String.fetchAll(db, sql: """
+            SELECT f.body FROM firewalls f JOIN vees v ON v.id = f.vee WHERE v.host = ? ORDER BY f.vee
+            """, arguments: [host]).map { try InventoryCoding.decoder.decode(VEEFirewall.self, from: Data($0.utf8)) }
+        var members: [String: [String]] = [:]
+        for group in Set(firewalls.flatMap(\.referencedGroups)).sorted() {
+            members[group] = try String.fetchAll(db, sql: """
+                SELECT address FROM firewall_members WHERE grp = ? ORDER BY address
+                """, arguments: [group])
+        }
         return HostNetworks(host: host, generation: generation,
-                            networks: peers.keys.sorted().map { NetworkPeers(vni: $0, peers: peers[$0]!.sorted()) })
+                            networks: peers.keys.sorted().map { NetworkPeers(vni: $0, peers: peers[$0]!.sorted()) },
+                            firewalls: firewalls.isEmpty ? nil : firewalls, groupMembers: members.isEmpty ? nil : members)
+    }
+
+    /// Records what `vee` may receive and send (nil: no security groups, open to its LAN). Its host is told when
+    /// its rules changed; the hosts whose rules name one of its groups when its membership did.
+    public func setFirewall(_ firewall: VEEFirewall?, vee: String) throws {
+        let previous = try self.firewall(vee: vee)
+        guard previous != firewall else { return }
+        if previous.map({ Set($0.groups) }) != firewall.map({ Set($0.groups) }) || previous?.address != firewall?.address {
+            try execute(sql: "DELETE FROM firewall_members WHERE vee = ?", arguments: [vee])
+            for group in Set(firewall?.groups ?? []).sorted() {
+                try execute(sql: "INSERT INTO firewall_members (grp, vee, address) VALUES (?, ?, ?)",
+                            arguments: [group, vee, firewall!.address])
+            }
+        }
+        try execute(sql: "DELETE FROM firewall_refs WHERE vee = ?", arguments: [vee])
+        for group in (firewall?.referencedGroups ?? []).sorted() {
+            try execute(sql: "INSERT INTO firewall_refs (grp, vee) VALUES (?, ?)", arguments: [group, vee])
+        }
+        guard let firewall else {
+            try execute(sql: "DELETE FROM firewalls WHERE vee = ?", arguments: [vee])
+            return
+        }
+        let body = String(decoding: try InventoryCoding.encoder.encode(firewall), as: UTF8.self)
+        // No upsert: an ON CONFLICT clause would also govern the triggers' INSERT OR IGNORE into network_changes.
+        try execute(sql: previous == nil ? "INSERT INTO firewalls (body, vee) VALUES (?, ?)"
+                        : "UPDATE firewalls SET body = ? WHERE vee = ?", arguments: [body, vee])
+    }
+
+    /// What `vee` may receive and send, as last recorded; nil when it has no security groups.
+    public func firewall(vee: String) throws -> VEEFirewall? {
+        try String.fetchOne(db, sql: "SELECT body FROM firewalls WHERE vee = ?", arguments: [vee])
+            .map { try InventoryCoding.decoder.decode(VEEFirewall.self, from: Data($0.utf8)) }
     }
 
     /// What each host with members on a network whose membership changed in this transaction must now be told;

@@ -40,11 +40,67 @@ public struct HostNetworks: VMIBody, Equatable {
     /// Bumped by every change; an agent ignores one older than the last it applied.
     public var generation: Int
     public var networks: [NetworkPeers]
+    /// The security groups of this host's VEEs, as each of their interfaces enforces them; absent: none has any
+    /// (a service's VEEs are open to their LAN).
+    public var firewalls: [VEEFirewall]?
+    /// The members' addresses of each group those firewalls' rules name (`<vpc id>/<group id>`).
+    public var groupMembers: [String: [String]]?
 
-    public init(host: String, generation: Int, networks: [NetworkPeers]) {
+    public init(host: String, generation: Int, networks: [NetworkPeers], firewalls: [VEEFirewall]? = nil,
+                groupMembers: [String: [String]]? = nil) {
         self.host = host
         self.generation = generation
         self.networks = networks
+        self.firewalls = firewalls
+        self.groupMembers = groupMembers
+    }
+}
+
+/// An EC2 instance's security groups, resolved for its host: who may open connections to its address on its
+/// network, and where it may open them. Replies to an allowed connection always pass (stateful).
+public struct VEEFirewall: Codable, Sendable, Equatable {
+    public var vee: String
+    public var vni: Int
+    public var address: String
+    /// The groups it is a member of (`<vpc id>/<group id>`): rules that name one allow its address.
+    public var groups: [String]
+    /// What may come in; anything else new is dropped.
+    public var ingress: [FirewallRule]
+    /// What may go out; nil: everything (EC2's default egress rule).
+    public var egress: [FirewallRule]?
+
+    public init(vee: String, vni: Int, address: String, groups: [String], ingress: [FirewallRule],
+                egress: [FirewallRule]?) {
+        self.vee = vee
+        self.vni = vni
+        self.address = address
+        self.groups = groups
+        self.ingress = ingress
+        self.egress = egress
+    }
+
+    /// Every group its rules name.
+    public var referencedGroups: Set<String> {
+        Set((ingress + (egress ?? [])).flatMap { $0.groups ?? [] })
+    }
+}
+
+/// One permission: a protocol (`tcp`, `udp`, `icmp`, or `-1` for all), a port range (for ICMP, the type and code;
+/// nil or -1: any) and the other ends: CIDRs, and groups whose members' addresses the host is told.
+public struct FirewallRule: Codable, Sendable, Equatable, Hashable {
+    public var ipProtocol: String
+    public var fromPort: Int?
+    public var toPort: Int?
+    public var cidrs: [String]
+    public var groups: [String]?
+
+    public init(ipProtocol: String, fromPort: Int? = nil, toPort: Int? = nil, cidrs: [String] = [],
+                groups: [String]? = nil) {
+        self.ipProtocol = ipProtocol
+        self.fromPort = fromPort
+        self.toPort = toPort
+        self.cidrs = cidrs
+        self.groups = groups
     }
 }
 

@@ -38,7 +38,8 @@ import VMI
                                                          "v6: VEEs by name; changes to VEE footprints, for the placement cache",
                                                          "v7: reboots asked for each VEE",
                                                          "v8: why a component has fewer replicas than desired",
-                                                         "v9: networks, interfaces, hosts' underlay addresses"])
+                                                         "v9: networks, interfaces, hosts' underlay addresses",
+                                                         "v10: each EC2 instance's security groups as its host enforces them"])
         #expect(try await again.read { try $0.hosts() }.map(\.id) == ["h1", "h2"])
     }
 

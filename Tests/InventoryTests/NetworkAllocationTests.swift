@@ -56,6 +56,70 @@ import VMI
         #expect(other[0].interfaces?.first?.subnet == "10.128.1.0/24")
     }
 
+    @Test func aGivenAddressIsTakenOnlyInsideItsSubnetAndOnlyOnce() async throws {
+        let inventory = try await inventory()
+        let red = NetworkRequest(scope: "vpc:v", name: "subnet-1", subnet: IPv4Network("10.30.1.0/24"),
+                                 address: IPv4Address("10.30.1.20"))
+        let given = try await admit(inventory, ["a"], on: ["h1"], scope: "", networks: [red])
+        #expect(given[0].interfaces?.first?.address == "10.30.1.20")
+        #expect(try await inventory.read { try $0.addressesInUse(scope: "vpc:v", network: "subnet-1") } == ["10.30.1.20"])
+        for address in ["10.30.1.20", "10.30.1.1", "10.30.1.255", "10.30.2.5"] {
+            var request = red
+            request.address = IPv4Address(address)
+            await #expect(throws: VMIError.self, "\(address)") {
+                _ = try await admit(inventory, ["b"], on: ["h1"], scope: "", networks: [request])
+            }
+        }
+        #expect(try await inventory.read { try $0.vee("b") } == nil, "a refused address admits nothing")
+    }
+
+    @Test func aFirewallGoesToItsVEEsHostOnlyWhenItChanges() async throws {
+        let inventory = try await inventory()
+        let vees = try await admit(inventory, ["a", "b"], on: ["h1", "h2"])
+        _ = try await inventory.write { try $0.takeNetworkChanges() }
+        let interface = try #require(vees[0].interfaces?.first)
+        let firewall = VEEFirewall(vee: vees[0].id, vni: interface.vni, address: interface.address, groups: ["v/web"],
+                                   ingress: [FirewallRule(ipProtocol: "tcp", fromPort: 80, toPort: 80,
+                                                          cidrs: ["0.0.0.0/0"], groups: ["v/web"])], egress: nil)
+        let told = try await inventory.write { tx in
+            try tx.setFirewall(firewall, vee: vees[0].id)
+            return try tx.takeNetworkChanges()
+        }
+        // Both hosts of the network hear of it (peers are recomputed for each); h1's list carries the firewall.
+        #expect(told.map(\.host) == ["h1", "h2"])
+        #expect(told.first { $0.host == "h1" }?.firewalls == [firewall])
+        #expect(told.first { $0.host == "h1" }?.groupMembers == ["v/web": [interface.address]])
+        #expect(told.first { $0.host == "h2" }?.firewalls == nil)
+        // b joins the group a's rules name: a's host hears of the new member without a's firewall changing.
+        let b = try #require(vees[1].interfaces?.first)
+        let joined = try await inventory.write { tx in
+            try tx.setFirewall(VEEFirewall(vee: vees[1].id, vni: b.vni, address: b.address, groups: ["v/web"],
+                                           ingress: [], egress: nil), vee: vees[1].id)
+            return try tx.takeNetworkChanges()
+        }
+        #expect(joined.first { $0.host == "h1" }?.groupMembers == ["v/web": [interface.address, b.address].sorted()])
+        let again = try await inventory.write { tx in
+            try tx.setFirewall(firewall, vee: vees[0].id)
+            return try tx.takeNetworkChanges()
+        }
+        #expect(again.isEmpty, "the same firewall changes nothing")
+        // Changed twice in one transaction (the second change finds its network already listed as changed).
+        var wider = firewall
+        wider.ingress.append(FirewallRule(ipProtocol: "udp", fromPort: 53, toPort: 53, cidrs: ["10.0.0.0/8"]))
+        let opened = wider
+        let twice = try await inventory.write { tx in
+            try tx.setFirewall(opened, vee: vees[0].id)
+            try tx.setFirewall(firewall, vee: vees[0].id)
+            return try tx.takeNetworkChanges()
+        }
+        #expect(twice.first { $0.host == "h1" }?.firewalls == [firewall])
+        let removed = try await inventory.write { tx in
+            try tx.setFirewall(nil, vee: vees[0].id)
+            return try tx.takeNetworkChanges()
+        }
+        #expect(removed.first { $0.host == "h1" }.map { $0.firewalls == nil } == true)
+    }
+
     @Test func peersAreTheOtherHostsWithMembersAndChangesNameTheirHosts() async throws {
         let inventory = try await inventory()
         _ = try await admit(inventory, ["a", "b", "c"], on: ["h1", "h2", "h2"])
