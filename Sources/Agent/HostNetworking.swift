@@ -18,6 +18,10 @@ public actor HostNetworking {
     private var members: [String: MetadataGuest] = [:]
     private var metadata: MetadataServer?
     private var peers: [Int: Set<String>] = [:]
+    /// Security groups of this host's VEEs, by VEE, as the coordinator last named them.
+    private var firewalls: [String: VEEFirewall] = [:]
+    /// The members' addresses of each group those firewalls name.
+    private var groupMembers: [String: [String]] = [:]
     private var peersGeneration = -1
     private var ruleset: String?
     // Passes run one at a time; a caller returns once a pass that began after its change has ended.
@@ -51,6 +55,8 @@ public actor HostNetworking {
            let last = try? JSONDecoder().decode(HostNetworks.self, from: data) {
             peersGeneration = last.generation
             peers = Self.peerSets(last)
+            firewalls = Self.firewallsByVEE(last)
+            groupMembers = last.groupMembers ?? [:]
         }
     }
 
@@ -58,6 +64,10 @@ public actor HostNetworking {
 
     private static func peerSets(_ networks: HostNetworks) -> [Int: Set<String>] {
         Dictionary(networks.networks.map { ($0.vni, Set($0.peers)) }, uniquingKeysWith: { $1 })
+    }
+
+    private static func firewallsByVEE(_ networks: HostNetworks) -> [String: VEEFirewall] {
+        Dictionary((networks.firewalls ?? []).map { ($0.vee, $0) }, uniquingKeysWith: { $1 })
     }
 
     /// The domain interfaces for a VEE's interfaces on this host.
@@ -111,6 +121,8 @@ public actor HostNetworking {
         guard enabled, networks.generation > peersGeneration || networks.generation <= 1 else { return }
         peersGeneration = networks.generation
         peers = Self.peerSets(networks)
+        firewalls = Self.firewallsByVEE(networks)
+        groupMembers = networks.groupMembers ?? [:]
         try? FileManager.default.createDirectory(atPath: applier.directory, withIntermediateDirectories: true)
         try? JSONEncoder().encode(networks).write(to: URL(fileURLWithPath: peersFile), options: .atomic)
         try await settle()
@@ -119,16 +131,28 @@ public actor HostNetworking {
     /// What should be on the host now.
     var desired: [DesiredNetwork] {
         var networks: [Int: DesiredNetwork] = [:]
-        for interface in members.values.map(\.interfaces).joined() {
-            guard let subnet = IPv4Network(interface.subnet) else { continue }
-            networks[interface.vni, default: DesiredNetwork(vni: interface.vni, subnet: subnet, leases: [:],
-                                                            peers: peers[interface.vni] ?? [])]
-                .leases[interface.mac] = interface.address
-            if let rate = interface.bytesPerSecond {
-                networks[interface.vni]!.limits[NetworkNames.tap(mac: interface.mac)] = rate
+        for member in members.values {
+            for interface in member.interfaces {
+                add(interface, firewall: firewalls[member.vee].flatMap {
+                    $0.vni == interface.vni && $0.address == interface.address ? $0 : nil
+                }, to: &networks)
             }
         }
         return Array(networks.values)
+    }
+
+    private func add(_ interface: VEEInterface, firewall: VEEFirewall?, to networks: inout [Int: DesiredNetwork]) {
+        guard let subnet = IPv4Network(interface.subnet) else { return }
+        networks[interface.vni, default: DesiredNetwork(vni: interface.vni, subnet: subnet, leases: [:],
+                                                        peers: peers[interface.vni] ?? [])]
+            .leases[interface.mac] = interface.address
+        if let rate = interface.bytesPerSecond {
+            networks[interface.vni]!.limits[NetworkNames.tap(mac: interface.mac)] = rate
+        }
+        if let firewall {
+            networks[interface.vni]!.firewalls.append(firewall)
+            for group in firewall.referencedGroups { networks[interface.vni]!.groupMembers[group] = groupMembers[group] ?? [] }
+        }
     }
 
     /// Runs passes until one that began after this call's change has ended; throws what that pass failed with.

@@ -133,6 +133,9 @@ struct NetworkApplier: Sendable {
         case .removeBridge(let vni):
             try await commands.run(["ip", "link", "del", "dev", NetworkNames.bridge(vni)])
         case .loadRuleset(let text):
+            // Security groups filter bridged traffic in the inet hooks: the host must pass it through them (the
+            // kernel's default, which an operator may have turned off).
+            try await commands.run(["sysctl", "-q", "-w", "net.bridge.bridge-nf-call-iptables=1"])
             // One transaction: both tables are replaced whole, or nothing changes.
             try await commands.run(["nft", "-f", "-"], stdin: text)
         }

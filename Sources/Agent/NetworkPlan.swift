@@ -38,6 +38,10 @@ struct DesiredNetwork: Equatable, Sendable {
     var peers: Set<String>
     /// `SPEED(net)`: each limited member's tap → bytes per second, each way.
     var limits: [String: Double] = [:]
+    /// The security groups of members here that have any (EC2 instances), and the members' addresses of every
+    /// group their rules name.
+    var firewalls: [VEEFirewall] = []
+    var groupMembers: [String: [String]] = [:]
     var gateway: IPv4Address { subnet.host(1)! }
 
     /// dnsmasq's static leases, one `mac,address` line each, sorted so that equal sets give equal files.

@@ -14,7 +14,8 @@ import VMI
 ///     a subnet;
 ///   - 169.254.169.254:80 from a network goes to the metadata listener on its bridge;
 ///   - a VEE reaches its host only for DHCP, ping and metadata;
-///   - the host routes nothing out of a network's subnet (isolated LANs; a router per VPC comes with VPCs).
+///   - the host routes nothing out of a network's subnet (isolated LANs; a router per VPC comes with VPCs);
+///   - EC2 instances' security groups, statefully, at their addresses (`securityGroups`).
 extension NetworkPlan {
     /// EC2's address for the instance metadata service.
     static let metadataAddress = "169.254.169.254"
@@ -139,7 +140,78 @@ extension NetworkPlan {
             text += "    iifname \(bridge) ip daddr != \(network.subnet) drop\n"
             text += "    oifname \(bridge) ip saddr != \(network.subnet) drop\n"
         }
-        text += "  }\n}\n"
+        text += "  }\n"
+        text += securityGroups(sorted)
+        text += "}\n"
         return text
+    }
+
+    /// Security groups, after the forward chain: bridged IPv4 passes the inet hooks (bridge-nf-call-iptables,
+    /// which the agent turns on), and conntrack follows it in its network's zone. Each firewalled VEE's address on
+    /// its bridge names it, as its tap can carry no other: what goes to it is dropped unless a rule allows it,
+    /// what it sends is dropped only when its egress rules do not allow it; replies always pass. A group a rule
+    /// names is a set of its members' addresses.
+    static func securityGroups(_ networks: [DesiredNetwork]) -> String {
+        let firewalls = networks.flatMap { network in network.firewalls.map { (network.vni, $0) } }
+            .sorted { ($0.0, $0.1.address) < ($1.0, $1.1.address) }
+        var members: [String: [String]] = [:]
+        for network in networks { members.merge(network.groupMembers) { a, _ in a } }
+        let sets = Dictionary(uniqueKeysWithValues: members.keys.sorted().enumerated().map { ($1, "group-\($0)") })
+        var text = ""
+        for (group, name) in sets.sorted(by: { $0.value < $1.value }) {
+            // The group's id in a comment: sets need short names.
+            text += "  set \(name) {\n    type ipv4_addr\n    comment \"\(group)\"\n"
+            if let addresses = members[group], !addresses.isEmpty {
+                text += "    elements = { \(addresses.joined(separator: ", ")) }\n"
+            }
+            text += "  }\n"
+        }
+        text += """
+              chain groups {
+                type filter hook forward priority filter + 10; policy accept;
+                ct state established,related accept
+
+            """
+        var chains = ""
+        func chain(_ name: String, _ rules: [FirewallRule], peer: String) -> String {
+            "  chain \(name) {\n" + rules.flatMap { self.rules($0, peer: peer, sets: sets) }.map { "    \($0)\n" }.joined()
+                + "    drop\n  }\n"
+        }
+        for (vni, firewall) in firewalls {
+            let bridge = "\"\(NetworkNames.bridge(vni))\""
+            let name = "\(vni)-" + firewall.address.replacingOccurrences(of: ".", with: "-")
+            text += "    oifname \(bridge) ip daddr \(firewall.address) jump in-\(name)\n"
+            chains += chain("in-\(name)", firewall.ingress, peer: "saddr")
+            if let egress = firewall.egress {
+                text += "    iifname \(bridge) ip saddr \(firewall.address) jump out-\(name)\n"
+                chains += chain("out-\(name)", egress, peer: "daddr")
+            }
+        }
+        return text + "  }\n" + chains
+    }
+
+    /// One permission as accepting rules, one for its CIDRs and one per group; `peer`: which address is the other
+    /// end's (`saddr` coming in).
+    static func rules(_ rule: FirewallRule, peer: String, sets: [String: String]) -> [String] {
+        var match = ""
+        func range(_ from: Int?, _ to: Int?) -> String? {
+            guard let from, from >= 0 else { return nil }
+            guard let to, to > from else { return "\(from)" }
+            return "\(from)-\(to)"
+        }
+        switch rule.ipProtocol {
+        case "tcp", "udp":
+            match = range(rule.fromPort, rule.toPort).map { " \(rule.ipProtocol) dport \($0)" }
+                ?? " meta l4proto \(rule.ipProtocol)"
+        case "icmp":
+            match = " meta l4proto icmp"
+            if let type = rule.fromPort, type >= 0 { match += " icmp type \(type)" }
+            if let code = rule.toPort, code >= 0 { match += " icmp code \(code)" }
+        default:
+            break
+        }
+        var peers = rule.cidrs.isEmpty ? [] : ["{ \(rule.cidrs.joined(separator: ", ")) }"]
+        peers += (rule.groups ?? []).compactMap { sets[$0].map { "@\($0)" } }
+        return peers.map { "ip \(peer) \($0)\(match) accept" }
     }
 }

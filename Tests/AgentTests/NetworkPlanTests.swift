@@ -146,3 +146,59 @@ extension NetworkRulesetTests {
         #expect(!NetworkPlan.ruleset([red]).contains("169.254.169.254"), "no metadata service, no forward")
     }
 }
+
+extension NetworkRulesetTests {
+    static var firewalled: DesiredNetwork {
+        var red = DesiredNetwork(vni: 1000, subnet: IPv4Network("10.10.0.0/24")!,
+                                 leases: ["52:54:00:0a:0b:0c": "10.10.0.10", "52:54:00:0a:0b:0d": "10.10.0.11"],
+                                 peers: [])
+        red.firewalls = [
+            VEEFirewall(vee: "web", vni: 1000, address: "10.10.0.10", groups: ["vpc-1/sg-web"], ingress: [
+                FirewallRule(ipProtocol: "tcp", fromPort: 80, toPort: 80, cidrs: ["0.0.0.0/0"]),
+                FirewallRule(ipProtocol: "tcp", fromPort: 8000, toPort: 8100, cidrs: ["10.10.0.11/32"]),
+                FirewallRule(ipProtocol: "icmp", fromPort: 8, toPort: -1, cidrs: ["10.0.0.0/8"]),
+                FirewallRule(ipProtocol: "-1", cidrs: ["10.10.0.12/32"], groups: ["vpc-1/sg-web", "vpc-1/sg-db"]),
+            ], egress: nil),
+            VEEFirewall(vee: "db", vni: 1000, address: "10.10.0.11", groups: ["vpc-1/sg-db"], ingress: [],
+                        egress: [FirewallRule(ipProtocol: "udp", cidrs: ["10.10.0.0/24"])]),
+        ]
+        red.groupMembers = ["vpc-1/sg-web": ["10.10.0.10"], "vpc-1/sg-db": []]
+        return red
+    }
+
+    @Test func securityGroupsAllowOnlyTheirRulesInAndRepliesBack() {
+        let rules = NetworkPlan.ruleset([Self.firewalled])
+        #expect(rules.contains("type filter hook forward priority filter + 10; policy accept;\n"
+            + "    ct state established,related accept\n"))
+        #expect(rules.contains("oifname \"veemb1000\" ip daddr 10.10.0.10 jump in-1000-10-10-0-10"))
+        #expect(rules.contains("""
+              chain in-1000-10-10-0-10 {
+                ip saddr { 0.0.0.0/0 } tcp dport 80 accept
+                ip saddr { 10.10.0.11/32 } tcp dport 8000-8100 accept
+                ip saddr { 10.0.0.0/8 } meta l4proto icmp icmp type 8 accept
+                ip saddr { 10.10.0.12/32 } accept
+                ip saddr @group-1 accept
+                ip saddr @group-0 accept
+                drop
+              }
+            """))
+        // A group is a set of its members' addresses (an empty one, too).
+        #expect(rules.contains("set group-1 {\n    type ipv4_addr\n    comment \"vpc-1/sg-web\"\n    elements = { 10.10.0.10 }\n  }"))
+        #expect(rules.contains("set group-0 {\n    type ipv4_addr\n    comment \"vpc-1/sg-db\"\n  }"))
+        // Open egress has no chain; db may send only UDP into its subnet, and nothing may reach it.
+        #expect(!rules.contains("jump out-1000-10-10-0-10"))
+        #expect(rules.contains("iifname \"veemb1000\" ip saddr 10.10.0.11 jump out-1000-10-10-0-11"))
+        #expect(rules.contains("chain out-1000-10-10-0-11 {\n    ip daddr { 10.10.0.0/24 } meta l4proto udp accept\n    drop\n  }"))
+        #expect(rules.contains("chain in-1000-10-10-0-11 {\n    drop\n  }"))
+        #expect(!NetworkPlan.ruleset([network1000]).contains("jump in-"), "no groups, nothing filtered")
+    }
+
+    var network1000: DesiredNetwork {
+        DesiredNetwork(vni: 1000, subnet: IPv4Network("10.10.0.0/24")!, leases: [:], peers: [])
+    }
+
+    @Test func theKernelAcceptsSecurityGroups() async throws {
+        try await HostCommands().run(["nft", "-c", "-f", "-"],
+                                     stdin: NetworkPlan.ruleset([Self.firewalled], metadataPort: 8775))
+    }
+}
