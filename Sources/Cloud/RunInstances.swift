@@ -98,7 +98,9 @@ extension CloudCall {
         try insert(ReservationRecord(instances: ids, parameters: parameters), id: reservationId,
                    token: token, duplicate: EC2Error("IdempotentParameterMismatch", "ClientToken reused"))
         try applyTagSpecifications("instance", to: ids)
-        return try reservationBody(reservationId, instances(ids))
+        let launched = try instances(ids)
+        try setFirewalls(launched)
+        return try reservationBody(reservationId, launched)
     }
 
     /// Launches as many instances as fit, from `maxCount` down to `minCount`, into the first of `subnets` (each in

@@ -1,7 +1,7 @@
 import EC2
 import Foundation
 
-/// A security group: its rules are recorded now and enforced on hosts by the networks work.
+/// A security group: its rules, enforced statefully at each member instance's interface on its host (`Firewalls`).
 struct SecurityGroupRecord: StoredResource {
     static let kind = "security-group"
     var description: String
@@ -185,28 +185,35 @@ extension CloudCall {
         return rules
     }
 
-    func authorizeIngress() throws -> [EC2XML.Node] {
+    /// AuthorizeSecurityGroupIngress or -Egress: the rules are added (a rule already there is refused), and every
+    /// instance they bear on is told at once.
+    func authorize(_ direction: WritableKeyPath<SecurityGroupRecord, [SecurityGroupRecord.Rule]>) throws
+        -> [EC2XML.Node] {
         var group = try targetGroup()
         for rule in try requestedRules() {
-            guard !group.body.ingress.contains(rule) else {
+            guard !group.body[keyPath: direction].contains(rule) else {
                 throw EC2Error("InvalidPermission.Duplicate", "the specified rule \"peer: \(rule.cidr ?? rule.group ?? ""), "
                     + "\(rule.ipProtocol)\" already exists")
             }
-            group.body.ingress.append(rule)
+            group.body[keyPath: direction].append(rule)
         }
         try update(group)
+        try setFirewalls(ofMembersOf: group.id)
         return [.text("return", "true")]
     }
 
-    func revokeIngress() throws -> [EC2XML.Node] {
+    /// RevokeSecurityGroupIngress or -Egress.
+    func revoke(_ direction: WritableKeyPath<SecurityGroupRecord, [SecurityGroupRecord.Rule]>) throws
+        -> [EC2XML.Node] {
         var group = try targetGroup()
         for rule in try requestedRules() {
-            guard let index = group.body.ingress.firstIndex(of: rule) else {
+            guard let index = group.body[keyPath: direction].firstIndex(of: rule) else {
                 throw EC2Error("InvalidPermission.NotFound", "The specified rule does not exist in this security group.")
             }
-            group.body.ingress.remove(at: index)
+            group.body[keyPath: direction].remove(at: index)
         }
         try update(group)
+        try setFirewalls(ofMembersOf: group.id)
         return [.text("return", "true")]
     }
 
@@ -227,7 +234,9 @@ extension CloudCall {
         "CreateSecurityGroup": Action(readOnly: false) { try $0.createSecurityGroup() },
         "DeleteSecurityGroup": Action(readOnly: false) { try $0.deleteSecurityGroup() },
         "DescribeSecurityGroups": Action(readOnly: false) { try $0.describeSecurityGroups() },
-        "AuthorizeSecurityGroupIngress": Action(readOnly: false) { try $0.authorizeIngress() },
-        "RevokeSecurityGroupIngress": Action(readOnly: false) { try $0.revokeIngress() },
+        "AuthorizeSecurityGroupIngress": Action(readOnly: false) { try $0.authorize(\.ingress) },
+        "RevokeSecurityGroupIngress": Action(readOnly: false) { try $0.revoke(\.ingress) },
+        "AuthorizeSecurityGroupEgress": Action(readOnly: false) { try $0.authorize(\.egress) },
+        "RevokeSecurityGroupEgress": Action(readOnly: false) { try $0.revoke(\.egress) },
     ]
 }

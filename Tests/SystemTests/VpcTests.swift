@@ -41,12 +41,34 @@ import VeemTestSupport
                 .write(toFile: script, atomically: true, encoding: .utf8)
             try await a.ec2("import-key-pair", "--key-name", "vpc", "--public-key-material", "fileb://" + key)
 
-            func run(_ cli: AWSCLI, _ subnet: String, _ extra: String...) async throws -> String {
+            // a1 also watches a2's web server (at 10.30.1.10, the first free address) with nc (busybox's wget crashes in
+            // this guest), saying when it opens or closes.
+            let watcher = site.directory + "/watcher.sh"
+            try """
+                #!/bin/sh
+                echo "VEEM-TEST-USERDATA $(cat /run/instance-id)"
+                last=""
+                while true; do
+                  # The writer stays a moment: nc that sees its input end may close before the answer comes.
+                  if { printf 'GET / HTTP/1.0\\r\\n\\r\\n'; sleep 2 & } | nc -w 2 10.30.1.10 80 2>/dev/null \\
+                    | grep -q ' 200 '; then
+                    now=open
+                  else
+                    now=closed
+                  fi
+                  [ "$now" != "$last" ] && echo "VEEM-TEST-HTTP $now" && last=$now
+                  sleep 0.5
+                done &
+
+                """.write(toFile: watcher, atomically: true, encoding: .utf8)
+            func run(_ cli: AWSCLI, _ subnet: String, _ extra: String..., userData: String? = nil) async throws
+                -> String {
                 try await cli.ec2(["run-instances", "--image-id", Self.image, "--instance-type", "t2.nano",
-                                   "--subnet-id", subnet, "--user-data", "file://" + script,
+                                   "--subnet-id", subnet, "--user-data", "file://" + (userData ?? script),
                                    "--query", "Instances[0].InstanceId"] + extra)
             }
-            let a1 = try await run(a, subnetA, "--private-ip-address", "10.30.1.20", "--key-name", "vpc")
+            let a1 = try await run(a, subnetA, "--private-ip-address", "10.30.1.20", "--key-name", "vpc",
+                                   userData: watcher)
             let a2 = try await run(a, subnetA, "--key-name", "vpc")
             let b1 = try await run(b, subnetB, "--private-ip-address", "10.30.1.21")
             try await a.ec2("wait", "instance-running", "--instance-ids", a1, a2)
@@ -89,6 +111,25 @@ import VeemTestSupport
                 #expect(NetworkTests.reached(console(instance))["10.30.1.21"] == nil, "\(instance.id) saw b's VPC")
             }
             #expect(NetworkTests.reached(console(other)).isEmpty, "b1 saw a's VPC: \(console(other).suffix(600))")
+
+            // Security groups: both are in a's default group, whose members may reach each other; without that
+            // rule a2's port 80 closes to a1, and a rule for a1's address opens it again.
+            func http() -> String? {
+                console(one).split(whereSeparator: \.isNewline).last { $0.hasPrefix("VEEM-TEST-HTTP ") }
+                    .map { String($0.dropFirst("VEEM-TEST-HTTP ".count)) }
+            }
+            #expect(try await eventually(timeout: .seconds(60)) { http() == "open" }, "\(console(one).suffix(600))")
+            let group = try await a.ec2("describe-security-groups", "--group-names", "default",
+                                        "--query", "SecurityGroups[0].GroupId")
+            try await a.ec2("revoke-security-group-ingress", "--group-id", group,
+                            "--ip-permissions", "IpProtocol=-1,UserIdGroupPairs=[{GroupId=\(group)}]")
+            #expect(try await eventually(timeout: .seconds(20)) { http() == "closed" }, "\(console(one).suffix(600))")
+            try await a.ec2("authorize-security-group-ingress", "--group-id", group, "--protocol", "tcp",
+                            "--port", "80", "--cidr", "10.30.1.20/32")
+            #expect(try await eventually(timeout: .seconds(20)) { http() == "open" }, "\(console(one).suffix(600))")
+            try await a.ec2("revoke-security-group-ingress", "--group-id", group, "--protocol", "tcp",
+                            "--port", "80", "--cidr", "10.30.1.20/32")
+            #expect(try await eventually(timeout: .seconds(20)) { http() == "closed" }, "\(console(one).suffix(600))")
 
             // New user data on a stopped instance is what its guest reads at its next boot.
             try await a.ec2("stop-instances", "--instance-ids", a2)

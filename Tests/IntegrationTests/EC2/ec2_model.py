@@ -156,7 +156,11 @@ def main():
     group = ec2.create_security_group(GroupName="model-group", Description="model walk")["GroupId"]
     ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[
         {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "203.0.113.0/24"}]}])
+    ec2.authorize_security_group_egress(GroupId=group, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
     ec2.describe_security_groups()
+    ec2.revoke_security_group_egress(GroupId=group, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
     ec2.describe_vpcs()
     ec2.describe_subnets()
     vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]

@@ -216,6 +216,16 @@ def resources():
         {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}])
     expect_error("InvalidPermission.NotFound", ec2.revoke_security_group_ingress, GroupId=group, IpPermissions=[
         {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}])
+    # Egress: all out by default; a rule of one's own beside it, then the default one gone.
+    assert described["IpPermissionsEgress"][0]["IpProtocol"] == "-1", described["IpPermissionsEgress"]
+    aws("authorize-security-group-egress", "--group-id", group, "--ip-permissions",
+        "IpProtocol=tcp,FromPort=443,ToPort=443,IpRanges=[{CidrIp=0.0.0.0/0}]")
+    ec2.revoke_security_group_egress(GroupId=group, IpPermissions=[
+        {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    egress = ec2.describe_security_groups(GroupIds=[group])["SecurityGroups"][0]["IpPermissionsEgress"]
+    assert [(p["IpProtocol"], p.get("FromPort")) for p in egress] == [("tcp", 443)], egress
+    expect_error("InvalidPermission.NotFound", ec2.revoke_security_group_egress, GroupId=group, IpPermissions=[
+        {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
     names = sorted(g["GroupName"] for g in ec2.describe_security_groups()["SecurityGroups"])
     assert names == ["default", "web"], names
 
