@@ -38,11 +38,16 @@ struct EC2Bench: AsyncParsableCommand {
             let account = try await site.client.createAccount(CreateAccount(name: "bench"))
             let signer = Signer(port: port, accessKey: account.accessKey, secret: account.secret ?? "")
 
+            // A subnet of 65,531 addresses: the site grows past the default subnet's 4,091 during the run.
+            let vpc = try Self.field("vpcId", in: try await signer.curl(
+                "Action=CreateVpc&Version=2016-11-15&CidrBlock=10.0.0.0%2F16"))
+            let subnet = try Self.field("subnetId", in: try await signer.curl(
+                "Action=CreateSubnet&Version=2016-11-15&VpcId=\(vpc)&CidrBlock=10.0.0.0%2F16"))
             // Fill the site through the API, 100 at a time, and let the agent finish before measuring.
             for start in stride(from: 0, to: instances, by: 100) {
                 let count = min(100, instances - start)
                 let result = try await signer.curl("Action=RunInstances&Version=2016-11-15&ImageId=\(Self.image)"
-                    + "&MinCount=\(count)&MaxCount=\(count)&InstanceType=t2.nano")
+                    + "&MinCount=\(count)&MaxCount=\(count)&InstanceType=t2.nano&SubnetId=\(subnet)")
                 guard result.contains("<reservationId>") else { throw ValidationError("RunInstances failed: \(result)") }
             }
             while try await site.client.site().vees.contains(where: { $0.observed != .active }) {
@@ -59,9 +64,16 @@ struct EC2Bench: AsyncParsableCommand {
             if calls != "describe" {
                 try await measure("RunInstances (1 instance each)",
                                   signer.wrkScript("Action=RunInstances&Version=2016-11-15&ImageId=\(Self.image)"
-                                      + "&MinCount=1&MaxCount=1&InstanceType=t2.nano"), port)
+                                      + "&MinCount=1&MaxCount=1&InstanceType=t2.nano&SubnetId=\(subnet)"), port)
             }
         }
+    }
+
+    /// The text of the first `<name>` element of an EC2 answer.
+    static func field(_ name: String, in xml: String) throws -> String {
+        guard let start = xml.range(of: "<\(name)>"), let end = xml.range(of: "</\(name)>", range: start.upperBound..<xml.endIndex)
+        else { throw ValidationError("no <\(name)> in \(xml.prefix(300))") }
+        return String(xml[start.upperBound..<end.lowerBound])
     }
 
     func measure(_ what: String, _ script: String, _ port: Int) async throws {
