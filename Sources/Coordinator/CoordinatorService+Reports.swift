@@ -95,7 +95,8 @@ extension CoordinatorService {
             return try register(registration, tx, now)
         case let heartbeat as Heartbeat:
             let host = heartbeat.host
-            switch try tx.heartbeat(host: host, at: now, sentAt: message.header.sentAt) {
+            switch try tx.heartbeat(host: host, at: now, sentAt: message.header.sentAt,
+                                    window: livenessWindow.seconds) {
             case .known, .stale:
                 return Outcome()
             case .cameBack:

@@ -106,9 +106,12 @@ public final class CoordinatorService: Service {
         return pending.count
     }
 
+    /// How long a host may stay silent before it is judged DOWN.
+    var livenessWindow: Duration { configuration.heartbeatInterval * configuration.missedHeartbeats }
+
     func watchLiveness() async {
         let interval = configuration.heartbeatInterval
-        let window = interval * configuration.missedHeartbeats
+        let window = livenessWindow
         var connections = connection.connectionCount
         while !Task.isCancelled {
             try? await Task.sleep(for: interval)

@@ -28,17 +28,19 @@ extension InventoryTransaction {
     public enum HeartbeatResult: Sendable { case known, cameBack, unknown, stale }
 
     /// Notes a heartbeat: from a known host, one that was DOWN and is back, or one the inventory does not know.
-    /// A heartbeat the host sent (`sentAt`, its clock) before it was judged DOWN, read late from a backlog of
-    /// reports, is no sign of life since: the host stays DOWN until one sent after the judgement arrives.
+    /// A heartbeat read late from a backlog of reports that the host sent (`sentAt`, its clock) before the silence
+    /// it was judged DOWN for (more than `window` before the judgement) confirms the judgement: the host stays DOWN.
+    /// One sent within the window disproves it (the coordinator, not the host, was behind), and the host is back.
     @discardableResult
-    public func heartbeat(host: String, at date: Date, sentAt: Date? = nil) throws -> HeartbeatResult {
+    public func heartbeat(host: String, at date: Date, sentAt: Date? = nil, window: TimeInterval = 0) throws
+        -> HeartbeatResult {
         let previous = try String.fetchOne(db.cachedStatement(sql: "SELECT state FROM hosts WHERE id = ?"),
                                            arguments: [host])
         guard let previous else { return .unknown }
         let down = previous == HostState.down.rawValue
         if down, let sentAt, let judged = try Date.fetchOne(db, sql: """
             SELECT MAX(at) FROM events WHERE host = ? AND kind = ?
-            """, arguments: [host, SiteEvent.Kind.hostDown.rawValue]), sentAt < judged {
+            """, arguments: [host, SiteEvent.Kind.hostDown.rawValue]), sentAt < judged.addingTimeInterval(-window) {
             return .stale
         }
         try execute(sql: "UPDATE hosts SET last_heartbeat = ?, state = 'UP' WHERE id = ?",

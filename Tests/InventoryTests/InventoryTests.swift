@@ -131,13 +131,14 @@ import VMI
         let down = try await inventory.read { try $0.events() }.filter { $0.kind == .hostDown }
         #expect(down.map(\.host) == ["h1"] && down.map(\.at) == [judged])
         #expect(try await inventory.read { try $0.hosts() }.map(\.state) == [.down, .up])
-        // One sent before the judgement and read after it (a backlog of reports) does not bring it back.
+        // Read after the judgement from a backlog of reports: one sent before the silence it was judged for
+        // (a window of 15 s before it) confirms it; one sent within that window disproves it.
         #expect(try await inventory.write {
-            try $0.heartbeat(host: "h1", at: now.addingTimeInterval(21), sentAt: now.addingTimeInterval(19))
+            try $0.heartbeat(host: "h1", at: now.addingTimeInterval(21), sentAt: now.addingTimeInterval(4), window: 15)
         } == .stale)
         #expect(try await inventory.read { try $0.hosts() }.map(\.state) == [.down, .up])
         #expect(try await inventory.write {
-            try $0.heartbeat(host: "h1", at: now.addingTimeInterval(22), sentAt: now.addingTimeInterval(21))
+            try $0.heartbeat(host: "h1", at: now.addingTimeInterval(22), sentAt: now.addingTimeInterval(6), window: 15)
         } == .cameBack)
         #expect(try await inventory.write { try $0.heartbeat(host: "h1", at: now.addingTimeInterval(23)) } == .known)
         #expect(try await inventory.write { try $0.heartbeat(host: "h9", at: now.addingTimeInterval(12)) } == .unknown)
