@@ -7,8 +7,10 @@ import VeemTestSupport
 /// a whole broker restart, on a RabbitMQ node of the test's own. Every process keeps running and reconnects; a
 /// command sent while the broker was away runs once it is back; the first round trip after it is back is measured.
 @Suite(.serialized) struct BrokerFaultTests {
-    /// What each fault must stay under: from the broker serving again to a veemctl request answered.
-    static let firstRoundTripLimit: Duration = .seconds(5)
+    /// What each fault must stay under: from the broker serving again to a veemctl request answered. Reconnects
+    /// back off to at most 5 s; a veemctl process must start too, which under AddressSanitizer beside the suite
+    /// took the round trip to 6.6 s.
+    static let firstRoundTripLimit: Duration = .seconds(10)
 
     @Test func everyDaemonRidesOutTheBrokerGoingAway() async throws {
         let node = try await PrivateBroker.start()
