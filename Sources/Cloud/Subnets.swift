@@ -136,7 +136,6 @@ extension CloudCall {
     /// The subnet an instance is launched into and its address there, if one was asked for: SubnetId, or the
     /// default subnet of the zone asked for. Nil subnet: any default subnet with room (the caller tries them).
     func launchSubnets(zone: String?, count: Int) throws -> (subnets: [Owned<SubnetRecord>], address: IPv4Address?) {
-        try defaultVpc()
         var subnets: [Owned<SubnetRecord>]
         if let id = try optionalId("SubnetId", prefix: "subnet", code: "InvalidSubnetID") {
             let subnet = try targetSubnet(id)
@@ -146,6 +145,8 @@ extension CloudCall {
             }
             subnets = [subnet]
         } else {
+            // Only a launch into a default subnet needs the default VPC (made on first need).
+            try defaultVpc()
             subnets = try all(SubnetRecord.self).filter {
                 $0.body.defaultForZone && (zone == nil || $0.body.zone == zone)
             }.sorted { $0.body.zone < $1.body.zone }
